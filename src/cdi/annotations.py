@@ -1,0 +1,93 @@
+"""CDI device requests carried in container annotations (``cdi.k8s.io/<plugin>_<id>``).
+
+Runtimes such as containerd and CRI-O read these; device plugins write them. The functions
+never change the mapping they are given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from cdi.errors import AnnotationError, InvalidNameError
+from cdi.gotext import quote
+from cdi.names import is_qualified_name, parse_qualified_name
+
+ANNOTATION_PREFIX = "cdi.k8s.io/"
+_MAX_NAME_LENGTH = 63
+
+
+def _alphanumeric(char: str) -> bool:
+    return char.isascii() and char.isalnum()
+
+
+def annotation_key(plugin_name: str, device_id: str) -> str:
+    """The annotation key for *device_id* of *plugin_name* (``vendor.device-type``)."""
+    if not plugin_name:
+        raise AnnotationError("invalid plugin name, empty")
+    if not device_id:
+        raise AnnotationError("invalid deviceID, empty")
+    name = plugin_name + "_" + device_id.replace("/", "_")
+    if len(name.encode()) > _MAX_NAME_LENGTH:
+        raise AnnotationError(f"invalid plugin+deviceID {quote(name)}, too long")
+    # Checks are per byte at the ends, as in the reference.
+    first, last = chr(name.encode()[0]), chr(name.encode()[-1])
+    if not _alphanumeric(first):
+        raise AnnotationError(f"invalid name {quote(name)}, first '{first}' should be alphanumeric")
+    for char in name.encode()[1:-1].decode(errors="replace"):
+        if not (_alphanumeric(char) or char in "_-."):
+            raise AnnotationError(f"invalid name {quote(name)}, invalid character '{char}'")
+    if not _alphanumeric(last):
+        raise AnnotationError(f"invalid name {quote(name)}, last '{last}' should be alphanumeric")
+    return ANNOTATION_PREFIX + name
+
+
+def annotation_value(devices: Iterable[str]) -> str:
+    """The qualified device names joined with ``,``; each must be valid."""
+    names = list(devices)
+    for device in names:
+        try:
+            parse_qualified_name(device)
+        except InvalidNameError as err:
+            raise AnnotationError(str(err)) from None
+    return ",".join(names)
+
+
+def update_annotations(
+    annotations: Mapping[str, str] | None,
+    plugin_name: str,
+    device_id: str,
+    devices: Iterable[str],
+) -> dict[str, str]:
+    """A copy of *annotations* with the request for *devices* added under a new key."""
+    try:
+        key = annotation_key(plugin_name, device_id)
+    except AnnotationError as err:
+        raise AnnotationError(f"CDI annotation failed: {err}") from None
+    current = dict(annotations or {})
+    if key in current:
+        raise AnnotationError(f"CDI annotation failed, key {quote(key)} used")
+    try:
+        value = annotation_value(devices)
+    except AnnotationError as err:
+        raise AnnotationError(f"CDI annotation failed: {err}") from None
+    current[key] = value
+    return current
+
+
+def parse_annotations(annotations: Mapping[str, str] | None) -> tuple[list[str], list[str]]:
+    """The CDI keys and the devices they request, in mapping order (no de-duplication).
+
+    Values are split on ``,`` without trimming; every piece must be a qualified name, so an
+    empty value or a device path such as ``/dev/null`` is an error.
+    """
+    keys: list[str] = []
+    devices: list[str] = []
+    for key, value in (annotations or {}).items():
+        if not key.startswith(ANNOTATION_PREFIX):
+            continue
+        for device in value.split(","):
+            if not is_qualified_name(device):
+                raise AnnotationError(f"invalid CDI device name {quote(device)}")
+            devices.append(device)
+        keys.append(key)
+    return keys, devices

@@ -1,0 +1,151 @@
+"""Qualified device names: ``<vendor>/<class>=<name>``.
+
+The rules are the reference parser's ASCII rules (no length limits, no DNS-label checks):
+vendor and class start with a letter, end with a letter or digit and may contain ``_ - .`` in
+between; a device name may also start with a digit and may contain ``:``. Error texts are the
+reference's, typos included ("invalid class" for a device name).
+"""
+
+from __future__ import annotations
+
+import re
+
+from cdi.errors import InvalidNameError
+from cdi.gotext import quote
+
+__all__ = [
+    "is_qualified_name",
+    "parse_device",
+    "parse_qualified_name",
+    "parse_qualifier",
+    "qualified_name",
+    "validate_class_name",
+    "validate_device_name",
+    "validate_vendor_name",
+]
+
+# Fast paths: a full match means valid; anything else goes through the detailed checks that
+# produce the reference's message.
+_VENDOR_OR_CLASS = re.compile(r"[A-Za-z](?:[A-Za-z0-9_.\-]*[A-Za-z0-9])?")
+_DEVICE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.:\-]*[A-Za-z0-9])?")
+
+
+def _is_letter(char: str) -> bool:
+    return ("a" <= char <= "z") or ("A" <= char <= "Z")
+
+
+def _is_alphanumeric(char: str) -> bool:
+    return _is_letter(char) or ("0" <= char <= "9")
+
+
+def _inner(name: str) -> str:
+    """The characters between the first and last *byte*, as Go slices a string."""
+    return name.encode()[1:-1].decode(errors="replace")
+
+
+def _first_byte(name: str) -> str:
+    return chr(name.encode()[0])
+
+
+def _last_byte(name: str) -> str:
+    return chr(name.encode()[-1])
+
+
+def _vendor_or_class_problem(name: str) -> str | None:
+    if _VENDOR_OR_CLASS.fullmatch(name):
+        return None
+    if not name:
+        return "empty name"
+    if not _is_letter(_first_byte(name)):
+        return f"{quote(name)}, should start with letter"
+    for char in _inner(name):
+        if not (_is_alphanumeric(char) or char in "_-."):
+            return f"invalid character '{char}' in name {quote(name)}"
+    if not _is_alphanumeric(_last_byte(name)):
+        return f"{quote(name)}, should end with a letter or digit"
+    return None
+
+
+def validate_vendor_name(vendor: str) -> None:
+    """Raise :class:`InvalidNameError` unless *vendor* is a valid vendor name."""
+    problem = _vendor_or_class_problem(vendor)
+    if problem is not None:
+        raise InvalidNameError(f"invalid vendor. {problem}")
+
+
+def validate_class_name(cls: str) -> None:
+    """Raise :class:`InvalidNameError` unless *cls* is a valid class name."""
+    problem = _vendor_or_class_problem(cls)
+    if problem is not None:
+        raise InvalidNameError(f"invalid class. {problem}")
+
+
+def validate_device_name(name: str) -> None:
+    """Raise :class:`InvalidNameError` unless *name* is a valid device name."""
+    if _DEVICE.fullmatch(name):
+        return
+    if not name:
+        raise InvalidNameError("invalid (empty) device name")
+    if not _is_alphanumeric(_first_byte(name)):
+        raise InvalidNameError(f"invalid class {quote(name)}, should start with a letter or digit")
+    if len(name.encode()) == 1:
+        return
+    for char in _inner(name):
+        if not (_is_alphanumeric(char) or char in "_-.:"):
+            raise InvalidNameError(f"invalid character '{char}' in device name {quote(name)}")
+    if not _is_alphanumeric(_last_byte(name)):
+        raise InvalidNameError(f"invalid name {quote(name)}, should end with a letter or digit")
+
+
+def qualified_name(vendor: str, cls: str, name: str) -> str:
+    """Join the parts into ``vendor/class=name`` (no validation)."""
+    return f"{vendor}/{cls}={name}"
+
+
+def parse_qualifier(kind: str) -> tuple[str, str]:
+    """Split ``vendor/class`` at the first ``/``; ``("", kind)`` when that is not possible."""
+    vendor, slash, cls = kind.partition("/")
+    if not slash or not vendor or not cls:
+        return "", kind
+    return vendor, cls
+
+
+def parse_device(device: str) -> tuple[str, str, str]:
+    """Split a device reference without validating it.
+
+    Returns ``("", "", device)`` for anything that is not shaped like a qualified name (empty,
+    a path, no ``=``, an empty side, or no vendor).
+    """
+    if not device or device.startswith("/"):
+        return "", "", device
+    kind, equals, name = device.partition("=")
+    if not equals or not kind or not name:
+        return "", "", device
+    vendor, cls = parse_qualifier(kind)
+    if not vendor:
+        return "", "", device
+    return vendor, cls, name
+
+
+def parse_qualified_name(device: str) -> tuple[str, str, str]:
+    """Split and validate a qualified device name into ``(vendor, class, name)``."""
+    vendor, cls, name = parse_device(device)
+    for part, what in ((vendor, "vendor"), (cls, "class"), (name, "device name")):
+        if not part:
+            raise InvalidNameError(f"unqualified device {quote(device)}, missing {what}")
+    try:
+        validate_vendor_name(vendor)
+        validate_class_name(cls)
+        validate_device_name(name)
+    except InvalidNameError as err:
+        raise InvalidNameError(f"invalid device {quote(device)}: {err}") from None
+    return vendor, cls, name
+
+
+def is_qualified_name(device: str) -> bool:
+    """Whether *device* is a valid qualified device name."""
+    try:
+        parse_qualified_name(device)
+    except InvalidNameError:
+        return False
+    return True

@@ -1,0 +1,151 @@
+"""Writing and removing spec files, atomically, and naming them.
+
+Readers (other processes, our own registry) never see a half-written file: the spec goes to a
+``*.tmp`` file in the target directory (ignored by scanners and watchers), is synced, and is
+renamed into place. Files are 0644 so that unprivileged tools can read them (the reference
+writes 0600; upstream issue #224).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+
+from cdi.errors import SpecError, SpecWriteError
+from cdi.gotext import path_error, quote
+from cdi.names import parse_qualifier
+from cdi.spec.encode import encode
+from cdi.spec.load import validate_spec
+from cdi.spec.model import Spec
+
+SPEC_EXTENSIONS = {".json": "json", ".yaml": "yaml"}
+SPEC_FILE_MODE = 0o644
+
+
+def spec_name(vendor: str, cls: str) -> str:
+    """The conventional file name (without extension) for a vendor's class."""
+    return f"{vendor}-{cls}"
+
+
+def transient_spec_name(vendor: str, cls: str, transient_id: str) -> str:
+    """A file name for a short-lived spec, e.g. one per container (``/`` in *id* becomes ``_``)."""
+    return f"{vendor}-{cls}_{transient_id.replace('/', '_')}"
+
+
+def _vendor_class(spec: Spec) -> tuple[str, str]:
+    vendor, cls = parse_qualifier(spec.kind)
+    if not vendor:
+        raise SpecError(f"invalid vendor/class {quote(spec.kind)} in Spec")
+    return vendor, cls
+
+
+def name_for_spec(spec: Spec) -> str:
+    """:func:`spec_name` for the spec's own kind."""
+    return spec_name(*_vendor_class(spec))
+
+
+def name_for_transient_spec(spec: Spec, transient_id: str) -> str:
+    """:func:`transient_spec_name` for the spec's own kind."""
+    return transient_spec_name(*_vendor_class(spec), transient_id)
+
+
+def spec_file_name(name: str, fmt: str | None = None) -> tuple[str, str]:
+    """``(file name, format)``: ``.json``/``.yaml`` names keep theirs, others get one added.
+
+    A name that is not a plain file name (a path separator, ``.``, ``..``) is refused, so a
+    spec can never be written outside its directory.
+    """
+    if not name or name in (".", "..") or "/" in name or "\0" in name:
+        raise SpecWriteError(f"invalid Spec file name {quote(name)}: must be a plain file name")
+    extension = os.path.splitext(name)[1]
+    if extension in SPEC_EXTENSIONS:
+        if fmt is not None and fmt != SPEC_EXTENSIONS[extension]:
+            raise SpecWriteError(f"Spec file name {quote(name)} does not match format {fmt}")
+        return name, SPEC_EXTENSIONS[extension]
+    fmt = fmt or "yaml"
+    if fmt not in SPEC_EXTENSIONS.values():
+        raise SpecWriteError(f"unknown Spec format {quote(fmt)} (want yaml or json)")
+    return f"{name}.{fmt}", fmt
+
+
+def write_spec(
+    spec: Spec,
+    directory: str | os.PathLike[str],
+    name: str | None = None,
+    *,
+    fmt: str | None = None,
+    overwrite: bool = True,
+) -> str:
+    """Validate *spec* and write it atomically into *directory*; returns the file's path.
+
+    *name* defaults to :func:`name_for_spec`; the format follows its extension, else *fmt*,
+    else YAML. With ``overwrite=False`` an existing file is an error.
+    """
+    validate_spec(spec)
+    file_name, fmt = spec_file_name(name or name_for_spec(spec), fmt)
+    data = encode(spec, fmt)
+    directory = os.fspath(directory)
+    target = os.path.join(directory, file_name)
+    try:
+        os.makedirs(directory, mode=0o755, exist_ok=True)
+    except OSError as err:
+        raise SpecWriteError(
+            f"failed to create Spec dir: {path_error(err, 'mkdir', directory)}"
+        ) from None
+    try:
+        fd, temporary = tempfile.mkstemp(prefix="spec.", suffix=".tmp", dir=directory)
+    except OSError as err:
+        raise SpecWriteError(
+            f"failed to create Spec file: {path_error(err, 'open', directory)}"
+        ) from None
+    try:
+        try:
+            with open(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fchmod(handle.fileno(), SPEC_FILE_MODE)
+                os.fsync(handle.fileno())
+        except OSError as err:
+            raise SpecWriteError(
+                f"failed to write Spec file: {path_error(err, 'write', temporary)}"
+            ) from None
+        _install(temporary, target, overwrite)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+    _sync_directory(directory)
+    return target
+
+
+def _install(temporary: str, target: str, overwrite: bool) -> None:
+    try:
+        if overwrite:
+            os.replace(temporary, target)
+        else:
+            os.link(temporary, target)  # atomic, and fails if the target exists
+    except OSError as err:
+        raise SpecWriteError(f"rename failed: {path_error(err, 'rename', target)}") from None
+
+
+def _sync_directory(directory: str) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def remove_spec(directory: str | os.PathLike[str], name: str) -> None:
+    """Remove spec file *name* (extension optional, as when writing); a missing file is fine."""
+    file_name, _ = spec_file_name(name)
+    target = os.path.join(os.fspath(directory), file_name)
+    try:
+        os.unlink(target)
+    except FileNotFoundError:
+        pass
+    except OSError as err:
+        raise SpecWriteError(
+            f"failed to remove Spec file: {path_error(err, 'remove', target)}"
+        ) from None

@@ -1,0 +1,109 @@
+"""The model to JSON or YAML, as the reference writes it.
+
+Keys come in Go's struct order and empty values are left out where the Go field says
+``omitempty``. Two details follow the reference's encoders: JSON always carries the spec's
+``containerEdits`` (Go's JSON encoder never omits a struct) while YAML leaves it out when
+empty, and YAML starts with ``---``. One deliberate difference: ``intelRdt.schemata: []`` is
+written as ``[]`` instead of being dropped, so that writing and reading back gives the same
+spec (and the same minimum version).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from yaml.representer import SafeRepresenter
+
+from cdi.spec.model import ContainerEdits, Spec
+from cdi.spec.schema import FIELDS, Kind
+from cdi.spec.yaml11 import GoYAMLResolver
+
+try:  # libyaml's emitter (it serializes too) when available
+    from yaml._yaml import CEmitter as _Emitter
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml.emitter import Emitter
+    from yaml.serializer import Serializer
+
+    class _Emitter(Emitter, Serializer):  # type: ignore[no-redef]
+        def __init__(self, stream: Any, *, allow_unicode: bool, width: int, explicit_start: bool):
+            Emitter.__init__(self, stream, allow_unicode=allow_unicode, width=width)
+            Serializer.__init__(self, explicit_start=explicit_start)
+
+
+def _is_empty(value: Any, kind: Kind) -> bool:
+    if kind is Kind.STRINGS_OR_NULL or kind is Kind.INT_PTR or kind is Kind.UINT32_PTR:
+        return value is None
+    if kind is Kind.STRUCT:
+        return bool(value.is_empty())
+    if kind is Kind.STRUCT_PTR:
+        return value is None
+    return not value
+
+
+def to_plain(obj: Any, *, json_style: bool = False) -> dict[str, Any]:
+    """A model object as a plain ``dict`` in wire form (key order and omitted empties)."""
+    result: dict[str, Any] = {}
+    for field in FIELDS[type(obj)]:
+        value = getattr(obj, field.attr)
+        keep_struct = json_style and field.kind is Kind.STRUCT
+        if not field.always and not keep_struct and _is_empty(value, field.kind):
+            continue
+        result[field.key] = _plain_value(value, field.kind, json_style)
+    return result
+
+
+def _plain_value(value: Any, kind: Kind, json_style: bool) -> Any:
+    if kind is Kind.STRUCT or kind is Kind.STRUCT_PTR:
+        return to_plain(value, json_style=json_style)
+    if kind is Kind.STRUCTS:
+        return [to_plain(item, json_style=json_style) for item in value]
+    if kind is Kind.STRING_MAP:
+        return dict(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+class _Dumper(_Emitter, SafeRepresenter, GoYAMLResolver):
+    """PyYAML's safe dumper, quoting every string the reference would read as non-string."""
+
+    def __init__(self, stream: Any) -> None:
+        _Emitter.__init__(self, stream, allow_unicode=True, width=1 << 16, explicit_start=True)
+        SafeRepresenter.__init__(self, default_flow_style=False, sort_keys=False)
+        GoYAMLResolver.__init__(self)
+
+
+def encode_yaml(spec: Spec) -> bytes:
+    """The spec as YAML, starting with ``---``."""
+    stream = io.StringIO()
+    dumper = _Dumper(stream)
+    try:
+        dumper.open()
+        dumper.represent(to_plain(spec))
+        dumper.close()
+    finally:
+        dumper.dispose()
+    return stream.getvalue().encode()
+
+
+def encode_json(spec: Spec) -> bytes:
+    """The spec as compact JSON (``containerEdits`` always present)."""
+    return json.dumps(
+        to_plain(spec, json_style=True), separators=(",", ":"), ensure_ascii=False
+    ).encode()
+
+
+def encode(spec: Spec, fmt: str) -> bytes:
+    """Encode as ``"yaml"`` or ``"json"``."""
+    if fmt == "json":
+        return encode_json(spec)
+    if fmt == "yaml":
+        return encode_yaml(spec)
+    raise ValueError(f"unknown spec format {fmt!r} (want yaml or json)")
+
+
+def edits_to_plain(edits: ContainerEdits) -> dict[str, Any]:
+    """Container edits in wire form (used to show merged edits)."""
+    return to_plain(edits)

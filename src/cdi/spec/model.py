@@ -1,0 +1,143 @@
+"""The CDI spec data model (spec versions 0.3.0 to 1.1.0), immutable.
+
+Attribute names are the snake_case of the JSON keys; the exact keys live in the codec
+(:mod:`cdi.spec.schema`). Fields follow Go's struct order, which is also the order in which
+specs are written. Go zero values stand for "absent" (``""``, ``0``, empty tuples), except where
+the pointer-ness of a Go field makes absence observable: ``file_mode``, ``uid``, ``gid``, hook
+``timeout`` and ``intel_rdt`` are ``None`` when absent, and ``IntelRdt.schemata`` keeps ``None``
+(absent) apart from ``()`` (present but empty), because only the latter needs spec v1.1.0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from cdi.names import parse_qualifier
+
+_NO_ANNOTATIONS: Mapping[str, str] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceNode:
+    """A device node to create in the container (``deviceNodes[]``)."""
+
+    path: str
+    host_path: str = ""
+    type: str = ""
+    major: int = 0
+    minor: int = 0
+    file_mode: int | None = None
+    permissions: str = ""
+    uid: int | None = None
+    gid: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Mount:
+    """A mount to add to the container (``mounts[]``)."""
+
+    host_path: str
+    container_path: str
+    options: tuple[str, ...] = ()
+    type: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Hook:
+    """An OCI hook to add to the container (``hooks[]``)."""
+
+    hook_name: str
+    path: str
+    args: tuple[str, ...] = ()
+    env: tuple[str, ...] = ()
+    timeout: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IntelRdt:
+    """Intel RDT settings (``intelRdt``), the 1.1.0 field set."""
+
+    clos_id: str = ""
+    l3_cache_schema: str = ""
+    mem_bw_schema: str = ""
+    schemata: tuple[str, ...] | None = None
+    enable_monitoring: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LinuxNetDevice:
+    """A host network interface to move into the container (``netDevices[]``)."""
+
+    host_interface_name: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerEdits:
+    """The changes a device (or a whole spec) makes to a container."""
+
+    env: tuple[str, ...] = ()
+    device_nodes: tuple[DeviceNode, ...] = ()
+    net_devices: tuple[LinuxNetDevice, ...] = ()
+    hooks: tuple[Hook, ...] = ()
+    mounts: tuple[Mount, ...] = ()
+    intel_rdt: IntelRdt | None = None
+    additional_gids: tuple[int, ...] = ()
+
+    def is_empty(self) -> bool:
+        """True when the edits change nothing (``additional_gids=(0,)`` is not empty)."""
+        return not (
+            self.env
+            or self.device_nodes
+            or self.net_devices
+            or self.hooks
+            or self.mounts
+            or self.additional_gids
+            or self.intel_rdt is not None
+        )
+
+
+EMPTY_EDITS = ContainerEdits()
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """One named device of a spec."""
+
+    name: str
+    annotations: Mapping[str, str] = field(default_factory=lambda: _NO_ANNOTATIONS)
+    container_edits: ContainerEdits = EMPTY_EDITS
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    """A CDI spec file: a kind (``vendor/class``) and its devices."""
+
+    cdi_version: str
+    kind: str
+    annotations: Mapping[str, str] = field(default_factory=lambda: _NO_ANNOTATIONS)
+    devices: tuple[Device, ...] = ()
+    container_edits: ContainerEdits = EMPTY_EDITS
+
+    @property
+    def vendor(self) -> str:
+        """The part of ``kind`` before the first ``/`` (empty if ``kind`` has none)."""
+        return parse_qualifier(self.kind)[0]
+
+    @property
+    def device_class(self) -> str:
+        """The part of ``kind`` after the first ``/``."""
+        return parse_qualifier(self.kind)[1]
+
+    def get_device(self, name: str) -> Device | None:
+        """The device called *name* (unqualified), or ``None``."""
+        for device in self.devices:
+            if device.name == name:
+                return device
+        return None
+
+    def qualified_names(self) -> list[str]:
+        """The qualified names of all devices, in file order."""
+        return [f"{self.kind}={device.name}" for device in self.devices]

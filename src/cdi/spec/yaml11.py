@@ -1,0 +1,403 @@
+"""YAML 1.1 as the reference parser reads it, into plain values, with guard rails.
+
+The reference decodes spec files (JSON too) with a go-yaml v2 fork, so a plain ``0660`` is
+octal, ``yes``/``y``/``on`` are booleans, ``1e3`` is a float and ``1:20`` or ``2001-12-14`` stay
+strings. PyYAML's own resolver differs on several of these, so plain scalars are resolved here
+with the reference's algorithm; libyaml (when present) does the tokenising.
+
+Values come out JSON-shaped: ``None``, ``bool``, ``int``, ``float``, ``str``, ``list`` and
+:class:`Pairs` for mappings (keys turned into strings as the reference's YAML-to-JSON step
+does). Duplicate keys are left for the typed decoder to report, which sees every key anyway.
+
+Guard rails: alias expansion is counted (a "billion laughs" document fails fast), recursive
+aliases and excessive nesting are refused.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import yaml
+from yaml.events import (
+    AliasEvent,
+    DocumentEndEvent,
+    DocumentStartEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
+from yaml.nodes import Node, ScalarNode
+from yaml.resolver import BaseResolver
+
+from cdi.gotext import format_float32, quote
+
+try:  # libyaml's C parser when available; the results are the same either way.
+    from yaml._yaml import CParser as _Parser
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml import Loader as _Parser  # type: ignore[assignment]
+
+# PyYAML's C and Python parsers produce different (untyped) event and mark classes; both
+# have the attributes used here.
+_Event = Any
+_Mark = Any
+
+#: How many nodes alias references may add on top of the document itself.
+MAX_ALIAS_EXPANSION = 100_000
+#: How deeply collections may nest (a spec needs about eight levels).
+MAX_DEPTH = 100
+
+TAG_NULL = "tag:yaml.org,2002:null"
+TAG_BOOL = "tag:yaml.org,2002:bool"
+TAG_INT = "tag:yaml.org,2002:int"
+TAG_FLOAT = "tag:yaml.org,2002:float"
+TAG_STR = "tag:yaml.org,2002:str"
+TAG_MERGE = "tag:yaml.org,2002:merge"
+TAG_MAP = "tag:yaml.org,2002:map"
+TAG_SEQ = "tag:yaml.org,2002:seq"
+TAG_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+TAG_BINARY = "tag:yaml.org,2002:binary"
+
+_WORDS: dict[str, tuple[str, Any]] = {}
+for _words, _value in (
+    ("y Y yes Yes YES true True TRUE on On ON", True),
+    ("n N no No NO false False FALSE off Off OFF", False),
+):
+    for _word in _words.split():
+        _WORDS[_word] = (TAG_BOOL, _value)
+for _word in ("", "~", "null", "Null", "NULL"):
+    _WORDS[_word] = (TAG_NULL, None)
+for _word in (".nan", ".NaN", ".NAN"):
+    _WORDS[_word] = (TAG_FLOAT, math.nan)
+for _word in (".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"):
+    _WORDS[_word] = (TAG_FLOAT, math.inf)
+for _word in ("-.inf", "-.Inf", "-.INF"):
+    _WORDS[_word] = (TAG_FLOAT, -math.inf)
+_WORDS["<<"] = (TAG_MERGE, "<<")
+
+# Go's strconv.ParseInt(s, 0, 64) syntax (underscores already removed).
+_GO_INT = re.compile(r"([-+]?)(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)")
+_GO_BASES = {"x": 16, "X": 16, "o": 8, "O": 8, "b": 2, "B": 2}
+# go-yaml's yamlStyleFloat.
+_YAML_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+# Go's strconv.ParseFloat decimal syntax, for scalars starting with ".".
+_GO_DOT_FLOAT = re.compile(r"\.[0-9]+([eE][-+]?[0-9]+)?")
+_INT64_MIN, _INT64_MAX, _UINT64_MAX = -(2**63), 2**63 - 1, 2**64 - 1
+
+
+def _parse_go_int(text: str) -> int | None:
+    match = _GO_INT.fullmatch(text)
+    if match is None:
+        return None
+    sign, digits = match.groups()
+    if len(digits) > 1 and digits[0] == "0":
+        base = _GO_BASES.get(digits[1], 8)
+        value = int(digits[2:] if base != 8 or digits[1] in "oO" else digits[1:], base)
+    else:
+        value = int(digits)
+    if sign == "-":
+        value = -value
+    if _INT64_MIN <= value <= _INT64_MAX or (not sign and value <= _UINT64_MAX):
+        return value
+    return None
+
+
+def resolve_plain(text: str) -> tuple[str, Any]:
+    """Resolve a plain (unquoted) scalar to ``(tag, value)`` exactly as go-yaml v2 does."""
+    word = _WORDS.get(text)
+    if word is not None:
+        return word
+    first = text[0]
+    if first == ".":
+        if _GO_DOT_FLOAT.fullmatch(text):
+            return _float_or_text(text)
+    elif first in "+-0123456789":
+        # Timestamps ("2001-12-14") fall through to strings, as go-yaml hands them to
+        # untyped targets; none of them parses as a number below.
+        plain = text.replace("_", "")
+        number = _parse_go_int(plain)
+        if number is not None:
+            return TAG_INT, number
+        if _YAML_FLOAT.fullmatch(plain):
+            return _float_or_text(plain, text)
+    return TAG_STR, text
+
+
+def _float_or_text(number: str, text: str | None = None) -> tuple[str, Any]:
+    value = float(number)
+    if math.isinf(value):  # Go's ParseFloat fails on overflow, leaving a string
+        return TAG_STR, text if text is not None else number
+    return TAG_FLOAT, value
+
+
+class GoYAMLResolver(BaseResolver):
+    """Tags plain scalars as go-yaml v2 would; a dumper using it quotes ambiguous strings."""
+
+    def resolve(self, kind: type[Node], value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is ScalarNode and implicit[0]:
+            return resolve_plain(value)[0]
+        return str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]
+
+
+class Pairs(list[tuple[str, Any]]):
+    """A decoded mapping: its ``(key, value)`` pairs in document order, duplicates kept."""
+
+
+class YAMLValueError(ValueError):
+    """The document is not valid YAML, or not a plain value; ``line``/``column`` locate it."""
+
+    def __init__(self, message: str, mark: _Mark | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = mark.line + 1 if mark is not None else None
+        self.column = mark.column + 1 if mark is not None else None
+
+
+# Tags a document may spell out (``!!int "5"``); anything else is refused.
+_SCALAR_TAGS = frozenset({TAG_NULL, TAG_BOOL, TAG_INT, TAG_FLOAT})
+_TEXT_TAGS = frozenset({TAG_STR, TAG_TIMESTAMP, TAG_BINARY, "!"})
+
+
+def _scalar(event: ScalarEvent) -> Any:
+    text: str = event.value
+    tag = event.tag
+    if tag is None:
+        return resolve_plain(text)[1] if event.implicit[0] else text
+    if tag in _TEXT_TAGS:
+        # go-yaml hands timestamps and binary data to untyped targets as their text.
+        return text
+    if tag not in _SCALAR_TAGS:
+        raise YAMLValueError(f"yaml: unsupported tag {tag}", event.start_mark)
+    resolved_tag, value = resolve_plain(text)
+    if resolved_tag == tag:
+        return value
+    if tag == TAG_FLOAT and resolved_tag == TAG_INT:
+        return float(value)
+    raise YAMLValueError(
+        f"yaml: cannot decode {quote(text)} as a {tag.rsplit(':', 1)[-1]}", event.start_mark
+    )
+
+
+def _key_string(key: Any, event: _Event) -> str:
+    """A mapping key as JSON sees it after the reference's YAML-to-JSON step."""
+    if isinstance(key, str):
+        return key
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if isinstance(key, int):
+        return str(key)
+    if isinstance(key, float):
+        text = format_float32(key)
+        return {"+Inf": ".inf", "-Inf": "-.inf", "NaN": ".nan"}.get(text, text)
+    what = "null" if key is None else "a collection"
+    raise YAMLValueError(f"yaml: a mapping key cannot be {what}", event.start_mark)
+
+
+class _Merge:
+    """Marks the pending key of a mapping as ``<<``."""
+
+
+_MERGE = _Merge()
+
+
+class _Frame:
+    """An open sequence or mapping while events stream in."""
+
+    __slots__ = ("anchor", "key", "key_mark", "marks", "merges", "size", "start", "value")
+
+    def __init__(self, value: list[Any], start: _Event) -> None:
+        self.value = value
+        self.start = start
+        self.anchor: str | None = getattr(start, "anchor", None)
+        self.key: str | _Merge | None = None
+        self.key_mark: _Mark | None = None
+        self.size = 1
+        self.merges: list[tuple[Any, _Event]] = []
+        self.marks: list[_Mark] = []
+
+
+class _Builder:
+    """Builds plain values from parser events with an explicit stack.
+
+    libyaml's own composer recurses in C and crashes on deeply nested input, so documents are
+    assembled here, where depth, alias expansion and recursive aliases are checked.
+    """
+
+    def __init__(self, keep_marks: bool) -> None:
+        self.keep_marks = keep_marks
+        self.marks: dict[int, list[_Mark]] = {}
+        self.stack: list[_Frame] = []
+        self.anchors: dict[str, tuple[Any, int]] = {}
+        self.expanded = 0
+        self.root: Any = None
+        self.documents: list[Any] = []
+
+    def run(self, data: str | bytes) -> list[Any]:
+        parser = _Parser(data)
+        try:
+            while True:
+                event = parser.get_event()
+                if event is None or type(event) is StreamEndEvent:
+                    return self.documents
+                self.feed(event)
+        except yaml.MarkedYAMLError as err:
+            problem = err.problem or str(err)
+            raise YAMLValueError(f"yaml: {problem}", err.problem_mark) from None
+        except yaml.YAMLError as err:
+            raise YAMLValueError(f"yaml: {err}") from None
+        finally:
+            parser.dispose()
+
+    def feed(self, event: _Event) -> None:
+        kind = type(event)
+        if kind is ScalarEvent:
+            value = _scalar(event)
+            if event.anchor:
+                self.anchors[event.anchor] = (value, 1)
+            self.deliver(value, 1, event)
+        elif kind is MappingStartEvent or kind is SequenceStartEvent:
+            self.open(event, Pairs() if kind is MappingStartEvent else [])
+        elif kind is MappingEndEvent or kind is SequenceEndEvent:
+            self.close()
+        elif kind is AliasEvent:
+            self.alias(event)
+        elif kind is DocumentStartEvent:
+            self.root = None
+        elif kind is DocumentEndEvent:
+            self.documents.append(self.root)
+
+    def open(self, event: _Event, value: list[Any]) -> None:
+        tag = event.tag
+        if tag is not None and tag not in (TAG_MAP, TAG_SEQ, "!"):
+            raise YAMLValueError(f"yaml: unsupported tag {tag}", event.start_mark)
+        if len(self.stack) >= MAX_DEPTH:
+            raise YAMLValueError(
+                f"yaml: document nests deeper than {MAX_DEPTH} levels", event.start_mark
+            )
+        frame = _Frame(value, event)
+        if frame.anchor:
+            # Registered as open so that an alias to it from inside is seen as recursion.
+            self.anchors.pop(frame.anchor, None)
+        self.stack.append(frame)
+        if self.keep_marks:
+            self.marks[id(value)] = frame.marks
+
+    def close(self) -> None:
+        frame = self.stack.pop()
+        if frame.merges:
+            self.merge(frame)
+        if frame.anchor:
+            self.anchors[frame.anchor] = (frame.value, frame.size)
+        self.deliver(frame.value, frame.size, frame.start)
+
+    def alias(self, event: _Event) -> None:
+        anchor = event.anchor
+        entry = self.anchors.get(anchor)
+        if entry is None:
+            if any(frame.anchor == anchor for frame in self.stack):
+                raise YAMLValueError("yaml: recursive alias", event.start_mark)
+            raise YAMLValueError(f"yaml: unknown anchor {quote(anchor)}", event.start_mark)
+        value, size = entry
+        self.expanded += size
+        if self.expanded > MAX_ALIAS_EXPANSION:
+            raise YAMLValueError(
+                f"yaml: aliases expand to more than {MAX_ALIAS_EXPANSION} nodes",
+                event.start_mark,
+            )
+        self.deliver(value, size, event)
+
+    def deliver(self, value: Any, size: int, event: _Event) -> None:
+        if not self.stack:
+            self.root = value
+            return
+        parent = self.stack[-1]
+        parent.size += size
+        if type(parent.value) is list:
+            parent.value.append(value)
+            if self.keep_marks:
+                parent.marks.append(event.start_mark)
+        elif parent.key is None:
+            if type(event) is ScalarEvent and event.tag is None and event.value == "<<":
+                parent.key = _MERGE
+            else:
+                parent.key = _key_string(value, event)
+            parent.key_mark = event.start_mark
+        else:
+            if parent.key is _MERGE:
+                parent.merges.append((value, event))
+            else:
+                parent.value.append((parent.key, value))
+                if self.keep_marks and parent.key_mark is not None:
+                    parent.marks.append(parent.key_mark)
+            parent.key = None
+
+    def merge(self, frame: _Frame) -> None:
+        """``<<`` keys: merged entries never override the mapping's own or earlier ones."""
+        present = {key for key, _ in frame.value}
+        for value, event in frame.merges:
+            sources = value if type(value) is list else [value]
+            for source in sources:
+                if type(source) is not Pairs:
+                    raise YAMLValueError(
+                        "yaml: map merge requires a map or a sequence of maps", event.start_mark
+                    )
+                for key, item in source:
+                    if key not in present:
+                        present.add(key)
+                        frame.value.append((key, item))
+                        if self.keep_marks:
+                            frame.marks.append(event.start_mark)
+
+
+def _documents(data: str | bytes, keep_marks: bool) -> tuple[Any, _Builder]:
+    builder = _Builder(keep_marks)
+    documents = builder.run(data)
+    for extra in documents[1:]:
+        if extra is not None:
+            raise YAMLValueError("yaml: expected a single document in the stream")
+    return (documents[0] if documents else None), builder
+
+
+def load(data: str | bytes) -> Any:
+    """Parse the document in *data* into plain values (``None`` when it is empty)."""
+    return _documents(data, keep_marks=False)[0]
+
+
+def locate(data: str | bytes, field_path: tuple[str | int, ...]) -> tuple[int, int] | None:
+    """The 1-based ``(line, column)`` of the node at *field_path*, or of its nearest ancestor.
+
+    A mapping step points at the key. Keys match exactly or, as in the decoder,
+    case-insensitively; among duplicates the last is taken, being the one reported.
+    """
+    try:
+        value, builder = _documents(data, keep_marks=True)
+    except YAMLValueError:
+        return None
+    position: tuple[int, int] | None = (1, 1) if value is not None else None
+    for step in field_path:
+        marks = builder.marks.get(id(value))
+        index = _step_index(value, step)
+        if marks is None or index is None or index >= len(marks):
+            break
+        mark = marks[index]
+        position = (mark.line + 1, mark.column + 1)
+        value = value[index][1] if type(value) is Pairs else value[index]
+    return position
+
+
+def _step_index(value: Any, step: str | int) -> int | None:
+    if type(value) is list and isinstance(step, int):
+        return step if 0 <= step < len(value) else None
+    if type(value) is Pairs and isinstance(step, str):
+        exact = folded = None
+        for index, (key, _) in enumerate(value):
+            if key == step:
+                exact = index
+            elif key.lower() == step.lower():
+                folded = index
+        return exact if exact is not None else folded
+    return None
