@@ -112,23 +112,10 @@ def _integer(low: int, high: int, type_name: str) -> _Decoder:
     return decode
 
 
-_int64 = _integer(-(2**63), 2**63 - 1, "int64")
-_int = _integer(-(2**63), 2**63 - 1, "int")
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_int64 = _integer(_INT64_MIN, _INT64_MAX, "int64")
+_int = _integer(_INT64_MIN, _INT64_MAX, "int")
 _uint32 = _integer(0, 2**32 - 1, "uint32")
-
-
-def _optional(decode: _Decoder) -> _Decoder:
-    def decode_optional(value: Any) -> Any:
-        return None if value is None else decode(value)
-
-    return decode_optional
-
-
-def _zero_if_null(decode: _Decoder, zero: Any) -> _Decoder:
-    def decode_or_zero(value: Any) -> Any:
-        return zero if value is None else decode(value)
-
-    return decode_or_zero
 
 
 def _bool(value: Any) -> bool:
@@ -162,12 +149,16 @@ def _list(item: _Decoder, type_name: str, null: Any = ()) -> _Decoder:
 
 
 def _strings(null: Any) -> _Decoder:
+    slow = _list(_string, "[]string", null)
+
     def decode(value: Any) -> Any:
-        if type(value) is list and all(type(entry) is str for entry in value):
+        if type(value) is list:
+            for entry in value:
+                if type(entry) is not str:
+                    return slow(value)
             return tuple(value)
         return slow(value)
 
-    slow = _list(_string, "[]string", null)
     return decode
 
 
@@ -179,7 +170,7 @@ def _string_map(value: Any) -> Any:
     result = {}
     for key, entry in value:
         if key in result:
-            raise DecodeError("key {path} already set in map").at(key)
+            raise _duplicate().at(key)
         try:
             result[key] = _string(entry)
         except DecodeError as err:
@@ -188,57 +179,131 @@ def _string_map(value: Any) -> Any:
 
 
 class _Plan:
-    """How to decode one model type from a JSON object."""
+    """How to decode one model type from a JSON object.
+
+    The decoding function is generated per model type (as ``dataclasses`` generates
+    ``__init__``): spec files are parsed on container start paths, and a loop specialised to
+    the type's keys is several times faster than a generic one. The generated code only
+    dispatches; every conversion is one of the functions above.
+    """
 
     def __init__(self, model: type) -> None:
         self.model = model
         self.name = model.__name__
         self.fields = FIELDS[model]
-        self.exact: dict[str, tuple[str, _Decoder]] = {}
-        self.folded: dict[str, tuple[str, _Decoder]] = {}
-        self.required = [f.attr for f in self.fields if f.always and f.kind is Kind.STRING]
+        self.folded = {field.key.lower(): field.key for field in self.fields}
+        self._decode: _Decoder | None = None
 
-    def link(self, plans: dict[type, _Plan]) -> None:
-        for field in self.fields:
-            entry = (field.attr, _decoder(field, plans))
-            self.exact[field.key] = entry
-            self.folded[field.key.lower()] = entry
+    def decoder(self, plans: dict[type, _Plan]) -> _Decoder:
+        """The decoding function, generated on first use (after those of nested types)."""
+        if self._decode is None:
+            self._decode = self._generate(plans)
+        return self._decode
 
-    def decode(self, value: Any) -> Any:
-        if type(value) is not Pairs:
-            raise _mismatch(value, self.name)
-        values: dict[str, Any] = {}
-        exact, folded = self.exact, self.folded
-        for key, entry in value:
-            found = exact.get(key) or folded.get(key.lower())
-            if found is None:
-                raise self._unknown(key)
-            attr, decode = found
-            if attr in values:
-                raise DecodeError("key {path} already set in map").at(key)
-            try:
-                values[attr] = decode(entry)
-            except DecodeError as err:
-                raise err.at(key) from None
-        for attr in self.required:
-            if attr not in values:
-                values[attr] = ""
-        return self.model(**values)
+    def _generate(self, plans: dict[type, _Plan]) -> _Decoder:
+        namespace: dict[str, Any] = {
+            "Pairs": Pairs,
+            "DecodeError": DecodeError,
+            "Model": self.model,
+            "mismatch": _mismatch,
+            "string": _string,
+            "duplicate": _duplicate,
+            "canonical": self._canonical_key,
+            "new": object.__new__,
+        }
+        lines = [
+            "def decode(value):",
+            "    if type(value) is not Pairs:",
+            f"        raise mismatch(value, {self.name!r})",
+        ]
+        for index, field in enumerate(self.fields):
+            zero = _zero(field)
+            namespace[f"zero{index}"] = zero
+            namespace[f"decode{index}"] = _decoder(field, plans)
+            literal = type(zero) in (str, int, bool, tuple, type(None))
+            lines.append(f"    v{index} = {zero!r}" if literal else f"    v{index} = zero{index}")
+        lines += [
+            "    seen = 0",
+            "    for key, entry in value:",
+            "        try:",
+            *self._dispatch("key", "            "),
+            "            else:  # not an exact match: retry ignoring case",
+            "                name = canonical(key)",
+            *self._dispatch("name", "                "),
+            "        except DecodeError as err:",
+            "            raise err.at(key) from None",
+            "    made = new(Model)",
+            "    made.__dict__.update({"
+            + ", ".join(f"{field.attr!r}: v{i}" for i, field in enumerate(self.fields))
+            + "})",
+            "    return made",
+        ]
+        exec("\n".join(lines), namespace)  # generated from FIELDS only
+        decode: _Decoder = namespace["decode"]
+        return decode
 
-    def _unknown(self, key: str) -> DecodeError:
+    def _dispatch(self, variable: str, indent: str) -> list[str]:
+        """An if/elif chain storing ``entry`` into the field named by *variable*."""
+        lines = []
+        for index, field in enumerate(self.fields):
+            keyword = "if" if index == 0 else "elif"
+            lines += [
+                f"{keyword} {variable} == {field.key!r}:",
+                f"    if seen & {1 << index}:",
+                "        raise duplicate()",
+                f"    seen |= {1 << index}",
+                "    if entry is not None:  # null leaves the zero value",
+                f"        v{index} = {_conversion(field, index)}",
+            ]
+        return [indent + line for line in lines]
+
+    def _canonical_key(self, key: str) -> str:
+        """The field key *key* matches ignoring case, or an unknown-field error."""
+        canonical = self.folded.get(key.lower())
+        if canonical is not None:
+            return canonical
         keys = [field.key for field in self.fields]
         close = difflib.get_close_matches(key, keys, n=1, cutoff=0.6)
         hint = f"did you mean {quote(close[0])}?" if close else None
-        return DecodeError("unknown field {path}", hint).at(key)
+        raise DecodeError("unknown field {path}", hint)
+
+
+def _conversion(field: Field, index: int) -> str:
+    """The expression converting ``entry`` for *field*, with the common case inline."""
+    if field.kind is Kind.STRING:
+        return "entry if type(entry) is str else string(entry)"
+    if field.kind is Kind.INT64:
+        in_range = f"type(entry) is int and {_INT64_MIN} <= entry <= {_INT64_MAX}"
+        return f"entry if {in_range} else decode{index}(entry)"
+    return f"decode{index}(entry)"
+
+
+def _duplicate() -> DecodeError:
+    return DecodeError("key {path} already set in map")
+
+
+def _zero(field: Field) -> Any:
+    """The value a field has when the document leaves it out."""
+    return {
+        Kind.STRING: "",
+        Kind.INT64: 0,
+        Kind.BOOL: False,
+        Kind.STRINGS: (),
+        Kind.UINT32S: (),
+        Kind.STRUCTS: (),
+        Kind.STRING_MAP: MappingProxyType({}),
+        Kind.STRUCT: EMPTY_EDITS,
+    }.get(field.kind)
 
 
 def _decoder(field: Field, plans: dict[type, _Plan]) -> _Decoder:
     kind = field.kind
+    # The generated code handles null, so these only see values.
     simple: dict[Kind, _Decoder] = {
         Kind.STRING: _string,
-        Kind.INT64: _zero_if_null(_int64, 0),
-        Kind.INT_PTR: _optional(_int),
-        Kind.UINT32_PTR: _optional(_uint32),
+        Kind.INT64: _int64,
+        Kind.INT_PTR: _int,
+        Kind.UINT32_PTR: _uint32,
         Kind.BOOL: _bool,
         Kind.STRINGS: _strings(()),
         Kind.STRINGS_OR_NULL: _strings(None),
@@ -248,25 +313,17 @@ def _decoder(field: Field, plans: dict[type, _Plan]) -> _Decoder:
     if kind in simple:
         return simple[kind]
     assert field.model is not None
-    plan = plans[field.model]
-    if kind is Kind.STRUCT:
-        return _zero_if_null(plan.decode, EMPTY_EDITS)
-    if kind is Kind.STRUCT_PTR:
-        return _optional(plan.decode)
-    return _list(plan.decode, f"[]{plan.name}")
+    decode = plans[field.model].decoder(plans)
+    if kind is Kind.STRUCTS:
+        return _list(decode, f"[]{field.model.__name__}")
+    return decode
 
 
-def _build_plans() -> dict[type, _Plan]:
-    plans = {model: _Plan(model) for model in FIELDS}
-    for plan in plans.values():
-        plan.link(plans)
-    return plans
-
-
-_SPEC_PLAN = _build_plans()[Spec]
+_PLANS = {model: _Plan(model) for model in FIELDS}
+_decode_spec = _PLANS[Spec].decoder(_PLANS)
 
 
 def decode_spec(value: Any) -> Spec:
     """Decode the plain value of a whole spec document; raises :class:`DecodeError`."""
-    spec: Spec = _SPEC_PLAN.decode(value)
+    spec: Spec = _decode_spec(value)
     return spec

@@ -124,8 +124,12 @@ def validate_spec(spec: Spec, *, strict: bool = False) -> None:
 
 
 def read_spec_bytes(path: str) -> bytes:
-    """The raw bytes of a spec file: regular files only, within the size limit."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    """The raw bytes of a spec file: regular files only, within the size limit.
+
+    Opened non-blocking and checked with fstat first, so a FIFO or device planted in a spec
+    directory can neither block nor flood the reader.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
     try:
         fd = os.open(path, flags)
     except OSError as err:
@@ -139,8 +143,7 @@ def read_spec_bytes(path: str) -> bytes:
         elif info.st_size > MAX_SPEC_SIZE:
             problem = _too_large(info.st_size)
         else:
-            with open(fd, "rb", closefd=False) as handle:
-                data = handle.read(MAX_SPEC_SIZE + 1)
+            data = _read_all(fd, info.st_size)
             if len(data) <= MAX_SPEC_SIZE:
                 return data
             problem = _too_large(len(data))
@@ -149,6 +152,22 @@ def read_spec_bytes(path: str) -> bytes:
     finally:
         os.close(fd)
     raise SpecError(f"failed to read CDI Spec {quote(path)}: {problem}", path=path)
+
+
+def _read_all(fd: int, expected: int) -> bytes:
+    """Read to EOF, but never much more than the size limit (a file may grow meanwhile)."""
+    data = os.read(fd, expected + 1)
+    if len(data) <= expected:
+        return data
+    chunks = [data]
+    total = len(data)
+    while total <= MAX_SPEC_SIZE:
+        chunk = os.read(fd, MAX_SPEC_SIZE + 1 - total)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
 
 
 def load_spec(path: str | os.PathLike[str], *, strict: bool = False) -> Spec:

@@ -129,30 +129,38 @@ def _check_net_devices(edits: ContainerEdits) -> None:
 
 
 def _check_each(key: str, items: Sequence[_T], check: Callable[[_T], None]) -> None:
-    for index, item in enumerate(items):
-        try:
+    index = 0
+    try:
+        for item in items:
             check(item)
-        except ValidationError as err:
-            raise err.wrap("", (key, index)) from None
+            index += 1
+    except ValidationError as err:
+        raise err.wrap("", (key, index)) from None
 
 
 def validate_container_edits(edits: ContainerEdits) -> None:
     """Check env, device nodes, hooks, mounts, intelRdt and net devices, in that order."""
-    problem = _env_problem(edits.env)
-    if problem is not None:
-        raise ValidationError(f"invalid container edits: {problem[1]}", ("env", problem[0]))
-    _check_each("deviceNodes", edits.device_nodes, _check_device_node)
-    _check_each("hooks", edits.hooks, _check_hook)
-    _check_each("mounts", edits.mounts, _check_mount)
+    # Empty sections are skipped without a call: this runs for every device of every spec.
+    if edits.env:
+        problem = _env_problem(edits.env)
+        if problem is not None:
+            raise ValidationError(f"invalid container edits: {problem[1]}", ("env", problem[0]))
+    if edits.device_nodes:
+        _check_each("deviceNodes", edits.device_nodes, _check_device_node)
+    if edits.hooks:
+        _check_each("hooks", edits.hooks, _check_hook)
+    if edits.mounts:
+        _check_each("mounts", edits.mounts, _check_mount)
     if edits.intel_rdt is not None:
         try:
             _check_intel_rdt(edits.intel_rdt)
         except ValidationError as err:
             raise err.wrap("", ("intelRdt",)) from None
-    try:
-        _check_net_devices(edits)
-    except ValidationError as err:
-        raise err.wrap("", ("netDevices",)) from None
+    if edits.net_devices:
+        try:
+            _check_net_devices(edits)
+        except ValidationError as err:
+            raise err.wrap("", ("netDevices",)) from None
 
 
 def _check_annotations(annotations: Mapping[str, str], where: str) -> None:

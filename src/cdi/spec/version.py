@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-
 from cdi.gotext import quote
 from cdi.spec.model import ContainerEdits, Spec
 
@@ -45,60 +43,49 @@ def is_newer(a: str, b: str) -> bool:
     return _ORDER[normalize(a)] > _ORDER[normalize(b)]
 
 
-def _all_edits(spec: Spec) -> Iterable[ContainerEdits]:
-    yield spec.container_edits
-    for device in spec.devices:
-        yield device.container_edits
-
-
-def _requires_v110(spec: Spec) -> bool:
-    for edits in _all_edits(spec):
-        rdt = edits.intel_rdt
-        if rdt is not None and (rdt.schemata is not None or rdt.enable_monitoring):
-            return True
-        if edits.net_devices:
-            return True
-    return False
-
-
-def _requires_v070(spec: Spec) -> bool:
-    return any(edits.intel_rdt is not None or edits.additional_gids for edits in _all_edits(spec))
-
-
-def _requires_v060(spec: Spec) -> bool:
-    if spec.annotations or any(device.annotations for device in spec.devices):
-        return True
-    # Only a dot in the class part counts; the vendor part is everything before the first "/".
-    _, _, cls = spec.kind.partition("/")
-    return "." in cls
-
-
-def _requires_v050(spec: Spec) -> bool:
-    if any(device.name[:1].isdigit() and device.name[:1].isascii() for device in spec.devices):
-        return True
-    return any(node.host_path for edits in _all_edits(spec) for node in edits.device_nodes)
-
-
-def _requires_v040(spec: Spec) -> bool:
-    return any(mount.type for edits in _all_edits(spec) for mount in edits.mounts)
-
-
-_PREDICATES: tuple[tuple[str, Callable[[Spec], bool]], ...] = (
-    ("1.1.0", _requires_v110),
-    ("0.7.0", _requires_v070),
-    ("0.6.0", _requires_v060),
-    ("0.5.0", _requires_v050),
-    ("0.4.0", _requires_v040),
-)
+def _edits_minimum(edits: ContainerEdits) -> str:
+    rdt = edits.intel_rdt
+    if edits.net_devices or (
+        rdt is not None and (rdt.schemata is not None or rdt.enable_monitoring)
+    ):
+        return "1.1.0"
+    if rdt is not None or edits.additional_gids:
+        return "0.7.0"
+    for node in edits.device_nodes:
+        if node.host_path:
+            return "0.5.0"
+    for mount in edits.mounts:
+        if mount.type:
+            return "0.4.0"
+    return EARLIEST_VERSION
 
 
 def minimum_version(spec: Spec) -> str:
-    """The oldest spec version that can express everything *spec* uses (never below 0.3.0,
-    which is also why declaring the pre-release 0.1.0 or 0.2.0 fails as "too old")."""
-    for version, requires in _PREDICATES:
-        if requires(spec):
-            return version
-    return EARLIEST_VERSION
+    """The oldest spec version that can express everything *spec* uses.
+
+    What needs which version: 1.1.0 net devices, intelRdt schemata (even empty) or
+    monitoring; 0.7.0 intelRdt or additional GIDs; 0.6.0 annotations or a dot in the class;
+    0.5.0 a device name starting with a digit or a device node hostPath; 0.4.0 a mount type.
+    Never below 0.3.0, which is why declaring the pre-release 0.1.0 or 0.2.0 fails as too old.
+    """
+    # One pass over the edits, keeping the newest requirement seen.
+    order = _ORDER
+    best = _edits_minimum(spec.container_edits)
+    for device in spec.devices:
+        needed = _edits_minimum(device.container_edits)
+        if order[needed] > order[best]:
+            best = needed
+    if order[best] >= order["0.7.0"]:
+        return best
+    if spec.annotations or any(device.annotations for device in spec.devices):
+        return "0.6.0"
+    if "." in spec.kind.partition("/")[2]:  # the class part; a dotted vendor needs nothing
+        return "0.6.0"
+    if order[best] < order["0.5.0"] and any(
+        device.name[:1] in "0123456789" and device.name[:1] for device in spec.devices
+    ):
+        return "0.5.0"
+    return best
 
 
 def validate_version(spec: Spec) -> None:

@@ -1,0 +1,1 @@
+"""The ``cdi`` command line: thin click commands over the library."""

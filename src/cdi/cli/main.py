@@ -1,0 +1,93 @@
+"""The ``cdi`` command group.
+
+Subcommands are imported only when they run (``cdi --help`` and quick data commands stay fast
+on the container start path); each command lives in its own module.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+from cdi import __version__
+
+#: command name -> (module, short help shown by ``cdi --help``)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("cdi.cli.validate", "Validate spec files and report errors with positions."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*COMMANDS, *self.commands])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        command = getattr(importlib.import_module(entry[0]), cmd_name)
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in sorted(COMMANDS)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+class Settings:
+    """What the global options decided, for the subcommands."""
+
+    def __init__(self, spec_dirs: tuple[str, ...], output: str | None) -> None:
+        self.spec_dirs = list(spec_dirs) or None
+        self.output = output
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="cdi")
+@click.option(
+    "--spec-dir",
+    "spec_dirs",
+    multiple=True,
+    metavar="DIR",
+    help="Spec directory (repeatable; later ones win). Default: $CDI_SPEC_DIRS or "
+    "/etc/cdi and /var/run/cdi.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["text", "json", "yaml"]),
+    default=None,
+    help="Output format for commands that print data.",
+)
+@click.pass_context
+def main(ctx: click.Context, spec_dirs: tuple[str, ...], output: str | None) -> None:
+    """Container Device Interface (CDI) tool: inspect, validate and use CDI devices."""
+    ctx.obj = Settings(spec_dirs, output)
+
+
+def settings(ctx: click.Context) -> Settings:
+    """The global settings (also when a command is invoked on its own, as in tests)."""
+    found = ctx.find_object(Settings)
+    return found if found is not None else Settings((), None)
+
+
+def output_option(function: Any) -> Any:
+    """``-o/--output`` on a data command; overrides the global one."""
+    return click.option(
+        "-o",
+        "--output",
+        type=click.Choice(["text", "json", "yaml"]),
+        default=None,
+        help="Output format (default: text, or the global -o).",
+    )(function)
+
+
+def output_format(ctx: click.Context, local: str | None) -> str:
+    return local or settings(ctx).output or "text"
