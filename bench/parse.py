@@ -11,7 +11,6 @@ and the ratio; rounds alternate between the two and the median round is reported
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -20,22 +19,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 import cdi
 
 sys.path.insert(0, str(Path(__file__).parent))
-from specgen import generate
-
-
-def _raw_json(path: Path) -> Any:
-    with open(path, "rb") as handle:
-        return json.loads(handle.read())
-
-
-def _raw_yaml(path: Path) -> Any:
-    with open(path, "rb") as handle:
-        return yaml.load(handle.read(), Loader=yaml.CSafeLoader)
+from specgen import generate, raw_json, raw_yaml
 
 
 def _round(function: Callable[[Path], Any], paths: list[Path]) -> float:
@@ -61,7 +48,7 @@ def main() -> None:
     print(f"{args.files} generated spec files per format, median of {args.rounds} rounds")
     print(f"{'format':<6} {'cdi.load_spec':>16} {'raw read+parse':>16} {'ratio':>7}")
     with tempfile.TemporaryDirectory() as tmp:
-        for fmt, baseline in (("json", _raw_json), ("yaml", _raw_yaml)):
+        for fmt, baseline in (("json", raw_json), ("yaml", raw_yaml)):
             paths = generate(Path(tmp) / fmt, args.files, fmt)
             size = sum(path.stat().st_size for path in paths) / len(paths)
             ours, raw = measure(paths, baseline, args.rounds)

@@ -1,7 +1,8 @@
-"""Generated spec files for the benchmarks: a seeded mix shaped like real generators' output.
+"""Generated spec files for the benchmarks, and the raw-parse floor they are measured against.
 
 About a third look like an NVIDIA host (per-GPU devices, `all`, many library mounts, hooks),
-the rest are small vendor specs with a few device nodes and env entries.
+the rest are small vendor specs with a few device nodes and env entries. The floor reads a
+file and parses it with ``json.loads`` or libyaml's ``CSafeLoader``: no checks, no model.
 """
 
 from __future__ import annotations
@@ -110,3 +111,15 @@ def generate(directory: Path, count: int, fmt: str, seed: int = 1) -> list[Path]
             path.write_text(yaml.safe_dump(document, sort_keys=False))
         paths.append(path)
     return paths
+
+
+def raw_json(path: Path) -> Any:
+    """Read and ``json.loads`` a file: the JSON floor."""
+    with open(path, "rb") as handle:
+        return json.loads(handle.read())
+
+
+def raw_yaml(path: Path) -> Any:
+    """Read and load a file with libyaml's ``CSafeLoader``: the YAML floor."""
+    with open(path, "rb") as handle:
+        return yaml.load(handle.read(), Loader=yaml.CSafeLoader)

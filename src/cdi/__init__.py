@@ -6,61 +6,151 @@ into OCI runtime specs::
     import cdi
     spec = cdi.load_spec("/etc/cdi/vendor.yaml")
     print(cdi.minimum_version(spec), spec.qualified_names())
+
+The names below are imported on first use (PEP 562), so ``import cdi`` costs next to nothing:
+the ``cdi`` command line and the start-path entry points load only the modules they need.
 """
 
-from cdi.errors import (
-    AnnotationError,
-    CDIError,
-    InvalidNameError,
-    SpecError,
-    SpecWriteError,
-    UnresolvableDevicesError,
-)
-from cdi.names import is_qualified_name, parse_device, parse_qualified_name, parse_qualifier
-from cdi.producer import (
-    name_for_spec,
-    name_for_transient_spec,
-    remove_spec,
-    spec_name,
-    transient_spec_name,
-    write_spec,
-)
-from cdi.spec import (
-    CURRENT_VERSION,
-    ContainerEdits,
-    Device,
-    DeviceNode,
-    Hook,
-    IntelRdt,
-    LinuxNetDevice,
-    Mount,
-    Spec,
-    load_spec,
-    minimum_version,
-    parse_spec,
-    validate_spec,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cdi.annotations import devices_from_annotations
+    from cdi.errors import (
+        AnnotationError,
+        CDIError,
+        InvalidNameError,
+        SpecError,
+        SpecWriteError,
+        UnresolvableDevicesError,
+    )
+    from cdi.injection import InjectionError, inject, merge_edits
+    from cdi.names import is_qualified_name, parse_device, parse_qualified_name, parse_qualifier
+    from cdi.producer import (
+        name_for_spec,
+        name_for_transient_spec,
+        remove_spec,
+        spec_name,
+        transient_spec_name,
+        write_spec,
+    )
+    from cdi.registry import (
+        ConflictError,
+        DeviceDefinition,
+        RegisteredDevice,
+        Registry,
+        SpecDirError,
+        SpecFile,
+    )
+    from cdi.spec import (
+        CURRENT_VERSION,
+        ContainerEdits,
+        Device,
+        DeviceNode,
+        Hook,
+        IntelRdt,
+        LinuxNetDevice,
+        Mount,
+        Spec,
+        load_spec,
+        minimum_version,
+        parse_spec,
+        validate_spec,
+    )
 
 __version__ = "0.1.0"
+
+#: public name -> the module that defines it
+_EXPORTS: dict[str, str] = {
+    "devices_from_annotations": "cdi.annotations",
+    **dict.fromkeys(
+        (
+            "AnnotationError",
+            "CDIError",
+            "InvalidNameError",
+            "SpecError",
+            "SpecWriteError",
+            "UnresolvableDevicesError",
+        ),
+        "cdi.errors",
+    ),
+    **dict.fromkeys(("InjectionError", "inject", "merge_edits"), "cdi.injection"),
+    **dict.fromkeys(
+        ("is_qualified_name", "parse_device", "parse_qualified_name", "parse_qualifier"),
+        "cdi.names",
+    ),
+    **dict.fromkeys(
+        (
+            "name_for_spec",
+            "name_for_transient_spec",
+            "remove_spec",
+            "spec_name",
+            "transient_spec_name",
+            "write_spec",
+        ),
+        "cdi.producer",
+    ),
+    **dict.fromkeys(
+        (
+            "ConflictError",
+            "DeviceDefinition",
+            "RegisteredDevice",
+            "Registry",
+            "SpecDirError",
+            "SpecFile",
+        ),
+        "cdi.registry",
+    ),
+    **dict.fromkeys(
+        (
+            "CURRENT_VERSION",
+            "ContainerEdits",
+            "Device",
+            "DeviceNode",
+            "Hook",
+            "IntelRdt",
+            "LinuxNetDevice",
+            "Mount",
+            "Spec",
+            "load_spec",
+            "minimum_version",
+            "parse_spec",
+            "validate_spec",
+        ),
+        "cdi.spec",
+    ),
+}
 
 __all__ = [
     "CURRENT_VERSION",
     "AnnotationError",
     "CDIError",
+    "ConflictError",
     "ContainerEdits",
     "Device",
+    "DeviceDefinition",
     "DeviceNode",
     "Hook",
+    "InjectionError",
     "IntelRdt",
     "InvalidNameError",
     "LinuxNetDevice",
     "Mount",
+    "RegisteredDevice",
+    "Registry",
     "Spec",
+    "SpecDirError",
     "SpecError",
+    "SpecFile",
     "SpecWriteError",
     "UnresolvableDevicesError",
+    "devices_from_annotations",
+    "inject",
     "is_qualified_name",
     "load_spec",
+    "merge_edits",
     "minimum_version",
     "name_for_spec",
     "name_for_transient_spec",
@@ -74,3 +164,16 @@ __all__ = [
     "validate_spec",
     "write_spec",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cdi' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

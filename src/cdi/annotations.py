@@ -91,3 +91,8 @@ def parse_annotations(annotations: Mapping[str, str] | None) -> tuple[list[str],
             devices.append(device)
         keys.append(key)
     return keys, devices
+
+
+def devices_from_annotations(annotations: Mapping[str, str] | None) -> list[str]:
+    """The qualified device names requested by the CDI annotations, ready for injection."""
+    return parse_annotations(annotations)[1]

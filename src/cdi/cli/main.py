@@ -7,7 +7,8 @@ on the container start path); each command lives in its own module.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar, overload
 
 import click
 
@@ -16,6 +17,29 @@ from cdi import __version__
 #: command name -> (module, short help shown by ``cdi --help``)
 COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("cdi.cli.validate", "Validate spec files and report errors with positions."),
+    "inspect": ("cdi.cli.inspect", "Show the devices builds can use (as docker buildx inspect)."),
+    "build": ("cdi.cli.build", "Build a Dockerfile; RUN steps run under runc with their devices."),
+    "vendors": ("cdi.cli.vendors", "List the vendors that have spec files."),
+    "classes": ("cdi.cli.classes", "List the device classes and their vendors."),
+    "devices": ("cdi.cli.devices", "List the devices that resolve."),
+    "specs": ("cdi.cli.specs", "List the spec files by vendor, and the files with errors."),
+    "dirs": ("cdi.cli.dirs", "List the spec directories, their priorities and errors."),
+    "inject": ("cdi.cli.inject", "Inject devices into an OCI runtime spec."),
+    "resolve": ("cdi.cli.resolve", "Resolve the CDI devices named in an OCI spec's linux.devices."),
+    "edits": ("cdi.cli.edits", "Show the merged container edits of devices."),
+    "monitor": ("cdi.cli.monitor", "Print views of the spec directories as they change."),
+    "doctor": ("cdi.cli.doctor", "Explain why device names resolve or not."),
+    "run": ("cdi.cli.run", "Run a command in a container with devices injected (runc)."),
+}
+
+#: The reference tool's other names for commands (not shown by --help).
+ALIASES: dict[str, str] = {
+    "devs": "devices",
+    "dev": "devices",
+    "inj": "inject",
+    "in": "inject",
+    "oci": "inject",
+    "res": "resolve",
 }
 
 
@@ -28,10 +52,10 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.commands:
             return self.commands[cmd_name]
-        entry = COMMANDS.get(cmd_name)
+        entry = COMMANDS.get(ALIASES.get(cmd_name, cmd_name))
         if entry is None:
             return None
-        command = getattr(importlib.import_module(entry[0]), cmd_name)
+        command = getattr(importlib.import_module(entry[0]), ALIASES.get(cmd_name, cmd_name))
         assert isinstance(command, click.Command)
         return command
 
@@ -78,15 +102,31 @@ def settings(ctx: click.Context) -> Settings:
     return found if found is not None else Settings((), None)
 
 
-def output_option(function: Any) -> Any:
-    """``-o/--output`` on a data command; overrides the global one."""
-    return click.option(
-        "-o",
-        "--output",
-        type=click.Choice(["text", "json", "yaml"]),
-        default=None,
-        help="Output format (default: text, or the global -o).",
-    )(function)
+_Command = TypeVar("_Command", bound=Callable[..., Any])
+
+
+@overload
+def output_option(function: _Command) -> _Command: ...
+
+
+@overload
+def output_option(
+    *, choices: tuple[str, ...] = ..., help: str = ...
+) -> Callable[[_Command], _Command]: ...
+
+
+def output_option(
+    function: _Command | None = None,
+    *,
+    choices: tuple[str, ...] = ("text", "json", "yaml"),
+    help: str = "Output format (default: text, or the global -o).",
+) -> Any:
+    """``-o/--output`` on a data command (overrides the global one): ``@output_option``, or
+    ``@output_option(choices=..., help=...)`` for commands that print documents."""
+    decorator = click.option(
+        "-o", "--output", type=click.Choice(list(choices)), default=None, help=help
+    )
+    return decorator if function is None else decorator(function)
 
 
 def output_format(ctx: click.Context, local: str | None) -> str:

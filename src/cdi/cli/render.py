@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
 
 def emit_data(data: Any, fmt: str) -> None:
-    """Print *data* (plain values) as stable, indented JSON or as YAML."""
-    if fmt == "json":
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
-    else:
-        import yaml
+    """Print *data* (plain values) as stable, 2-space indented JSON or as YAML."""
+    from cdi.ocispec import dump_document
 
-        click.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True).rstrip("\n"))
+    click.echo(dump_document(data, "json" if fmt == "json" else "yaml"))
+
+
+def emit_lines(lines: list[str]) -> None:
+    """Print text lines."""
+    click.echo("\n".join(lines))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import click
@@ -40,6 +41,55 @@ def _check(path: str, strict: bool) -> dict[str, Any]:
     return result
 
 
+def _error(path: str, error: Any) -> dict[str, Any]:
+    from cdi.cli.views import error_data
+
+    data = error_data(path, error)
+    del data["path"]  # the result's own path
+    return data
+
+
+def _registry_results(ctx: click.Context, strict: bool) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every spec file of the spec directories, checked as a file on its own, plus the
+    registry's findings: conflicts between files and directories that cannot be read."""
+    from cdi.cli.common import open_registry
+    from cdi.cli.views import error_text
+    from cdi.registry import ConflictError
+
+    registry = open_registry(ctx)
+    dirs = registry.spec_dirs()
+    errors = registry.errors()
+    paths = {spec_file.path for spec_file in registry.specs()}
+    paths.update(path for path in errors if path not in dirs)
+    results = []
+    for priority, directory in enumerate(dirs):
+        if directory in errors:
+            found = errors[directory]
+            results.append(
+                {
+                    "path": directory,
+                    "ok": False,
+                    "errors": [_error(directory, error) for error in found],
+                    "text": [error_text(error) for error in found],
+                }
+            )
+        in_dir = sorted(path for path in paths if os.path.dirname(path) == directory)
+        for path in in_dir:
+            paths.discard(path)
+            result = _check(path, strict)
+            result["priority"] = priority
+            conflicts = [e for e in errors.get(path, []) if isinstance(e, ConflictError)]
+            if conflicts:
+                if result["ok"]:
+                    result["text"] = []
+                result["ok"] = False
+                for conflict in conflicts:
+                    result["errors"].append(_error(path, conflict))
+                    result["text"].append(f"{path}: {conflict}")
+            results.append(result)
+    return results, dirs
+
+
 @click.command()
 @click.option(
     "--strict",
@@ -50,15 +100,22 @@ def _check(path: str, strict: bool) -> dict[str, Any]:
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
 @click.pass_context
 def validate(ctx: click.Context, strict: bool, output: str | None, files: tuple[str, ...]) -> None:
-    """Validate spec FILES: one line per file, `file:line:col` for errors.
+    """Validate spec FILES, or without FILES every spec file in the spec directories.
 
-    Exits 1 if any file fails.
+    One line per file: `<file>: ok (cdiVersion X, minimum Y)`, or its errors with
+    `file:line:col`. Without FILES, two files of one directory that define the same
+    device, and directories that cannot be read, are errors too. Exits 1 if anything
+    failed.
     """
-    if not files:
-        raise click.UsageError("give at least one spec file")
-    results = [_check(path, strict) for path in files]
+    dirs: list[str] = []
+    if files:
+        results = [_check(path, strict) for path in files]
+    else:
+        results, dirs = _registry_results(ctx, strict)
     fmt = output_format(ctx, output)
     if fmt == "text":
+        if not results:
+            click.echo(f"No CDI Spec files found in {', '.join(dirs)}.")
         for result in results:
             for line in result["text"]:
                 click.echo(line, err=not result["ok"])

@@ -1,6 +1,9 @@
-"""The pure spec layer: model, versions, validation and the JSON/YAML codec."""
+"""The pure spec layer: model, versions, validation and the JSON/YAML codec.
 
-from cdi.spec.encode import encode, encode_json, encode_yaml, to_plain
+The encoder (``cdi.spec.encode``) is not imported here: reading specs, the common case on
+container start paths, does not need it.
+"""
+
 from cdi.spec.load import MAX_SPEC_SIZE, load_spec, parse_spec, validate_spec
 from cdi.spec.model import (
     ContainerEdits,
@@ -32,12 +35,8 @@ __all__ = [
     "LinuxNetDevice",
     "Mount",
     "Spec",
-    "encode",
-    "encode_json",
-    "encode_yaml",
     "load_spec",
     "minimum_version",
     "parse_spec",
-    "to_plain",
     "validate_spec",
 ]

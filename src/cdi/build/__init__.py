@@ -1,0 +1,47 @@
+"""The build executor behind ``cdi build``: Dockerfiles built with RUN steps under runc.
+
+::
+
+    from cdi.build import BuildOptions, build, parse_output
+    result = build(BuildOptions(context=Path("."), outputs=[parse_output("type=local,dest=out")]))
+
+Modules, one concept each: :mod:`~cdi.build.dockerfile` (parsing, ``RUN --device``, the labs
+gate), :mod:`~cdi.build.expand` (variable expansion), :mod:`~cdi.build.context` (build contexts
+and base images), :mod:`~cdi.build.layers` (unpacking layers), :mod:`~cdi.build.fs` (paths
+inside a root, copying), :mod:`~cdi.build.users`, :mod:`~cdi.build.image` (image config),
+:mod:`~cdi.build.executor` (stages and steps), :mod:`~cdi.build.progress`,
+:mod:`~cdi.build.output`.
+"""
+
+from cdi.build.dockerfile import DeviceFlag, Dockerfile, parse, parse_device
+from cdi.build.errors import (
+    BuildError,
+    DeviceLoadError,
+    DockerfileError,
+    SourceError,
+    StepError,
+)
+from cdi.build.executor import BuildOptions, BuildResult, build
+from cdi.build.output import OutputError, OutputSpec, parse_output
+from cdi.build.progress import PlainProgress, Progress, TtyProgress
+
+__all__ = [
+    "BuildError",
+    "BuildOptions",
+    "BuildResult",
+    "DeviceFlag",
+    "DeviceLoadError",
+    "Dockerfile",
+    "DockerfileError",
+    "OutputError",
+    "OutputSpec",
+    "PlainProgress",
+    "Progress",
+    "SourceError",
+    "StepError",
+    "TtyProgress",
+    "build",
+    "parse",
+    "parse_device",
+    "parse_output",
+]

@@ -1,0 +1,55 @@
+"""The device policy for build commands, from flags, a buildkitd.toml and the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from cdi.policy import DEFAULT_SPEC_DIRS, DevicePolicy, PolicyConfig, load_config
+from cdi.registry import SPEC_DIRS_ENV
+
+
+def policy_options(function: Any) -> Any:
+    """``--config`` and ``--auto-allow``, for the commands that apply the build policy."""
+    function = click.option(
+        "--auto-allow",
+        "auto_allowed",
+        multiple=True,
+        metavar="NAME|KIND",
+        help="Allow a device or kind without --allow (like [cdi] autoAllowed; repeatable).",
+    )(function)
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False, exists=True),
+        help="A buildkitd.toml whose [cdi] table sets specDirs, autoAllowed and disabled.",
+    )(function)
+
+
+def build_config(
+    spec_dirs: Sequence[str] | None, config_path: str | None, auto_allowed: Sequence[str]
+) -> PolicyConfig:
+    """Spec directories: *spec_dirs* (``--spec-dir``), else the file's ``specDirs``, else
+    ``$CDI_SPEC_DIRS``, else BuildKit's three defaults. *auto_allowed* adds to the file's."""
+    config = load_config(config_path) if config_path else None
+    if spec_dirs:
+        dirs = tuple(spec_dirs)
+    elif config is not None:
+        dirs = config.spec_dirs
+    elif os.environ.get(SPEC_DIRS_ENV):
+        dirs = tuple(d for d in os.environ[SPEC_DIRS_ENV].split(":") if d)
+    else:
+        dirs = DEFAULT_SPEC_DIRS
+    base = config.auto_allowed if config is not None else ()
+    disabled = config.disabled if config is not None else False
+    return PolicyConfig(disabled=disabled, spec_dirs=dirs, auto_allowed=(*base, *auto_allowed))
+
+
+def policy_from_options(
+    spec_dirs: Sequence[str] | None, config_path: str | None, auto_allowed: Sequence[str]
+) -> DevicePolicy | None:
+    """The policy builds use; ``None`` when the configuration disables CDI."""
+    return DevicePolicy.from_config(build_config(spec_dirs, config_path, auto_allowed))

@@ -1,0 +1,24 @@
+"""``cdi classes``: the device classes and their vendors."""
+
+from __future__ import annotations
+
+import click
+
+from cdi.cli.common import open_registry
+from cdi.cli.main import output_format, output_option
+from cdi.cli.render import emit_data, emit_lines
+
+
+@click.command()
+@output_option
+@click.pass_context
+def classes(ctx: click.Context, output: str | None) -> None:
+    """List the device classes, and the vendors that define each."""
+    from cdi.cli import views
+
+    registry = open_registry(ctx)
+    fmt = output_format(ctx, output)
+    if fmt == "text":
+        emit_lines(views.classes_text(registry))
+    else:
+        emit_data(views.classes_data(registry), fmt)

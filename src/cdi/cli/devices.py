@@ -1,0 +1,31 @@
+"""``cdi devices``: the devices that resolve, and where each is defined."""
+
+from __future__ import annotations
+
+import click
+
+from cdi.cli.common import open_registry
+from cdi.cli.main import output_format, output_option
+from cdi.cli.render import emit_data, emit_lines
+
+
+@click.command()
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Show each device's definition and its spec's edits."
+)
+@output_option
+@click.pass_context
+def devices(ctx: click.Context, verbose: bool, output: str | None) -> None:
+    """List the devices that resolve (qualified names, sorted).
+
+    With -v, each device is shown with its spec file and definition, followed by the
+    spec's own container edits when it has any.
+    """
+    from cdi.cli import views
+
+    registry = open_registry(ctx)
+    fmt = output_format(ctx, output)
+    if fmt == "text":
+        emit_lines(views.devices_text(registry, verbose))
+    else:
+        emit_data(views.devices_data(registry, verbose), fmt)

@@ -1,0 +1,29 @@
+"""``cdi dirs``: the spec directories, their priorities and errors."""
+
+from __future__ import annotations
+
+import click
+
+from cdi.cli.common import open_registry
+from cdi.cli.main import output_format, output_option
+from cdi.cli.render import emit_data, emit_lines
+
+
+@click.command()
+@output_option
+@click.pass_context
+def dirs(ctx: click.Context, output: str | None) -> None:
+    """List the spec directories, their priorities and their errors.
+
+    Later directories have higher priority: a device defined in two directories is
+    taken from the later one. Errors are those of the directory itself (unreadable) and
+    of the spec files in it.
+    """
+    from cdi.cli import views
+
+    registry = open_registry(ctx)
+    fmt = output_format(ctx, output)
+    if fmt == "text":
+        emit_lines(views.dirs_text(registry))
+    else:
+        emit_data(views.dirs_data(registry), fmt)

@@ -1,0 +1,116 @@
+"""``cdi run``: run a command in a container with CDI devices, under a real OCI runtime."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import click
+
+from cdi.cli.common import doctor_hint, fail, open_registry, stop_on_signals
+
+
+def _environment(entries: tuple[str, ...]) -> list[str] | None:
+    """``-e`` values as ``NAME=value`` (``-e NAME`` takes the value from our environment)."""
+    if not entries:
+        return None
+    result = []
+    for entry in entries:
+        name, equals, _ = entry.partition("=")
+        if not name:
+            raise click.BadParameter(f"{entry!r}: missing variable name", param_hint="'-e'")
+        if equals:
+            result.append(entry)
+        elif name in os.environ:
+            result.append(f"{name}={os.environ[name]}")
+    return result
+
+
+@click.command(context_settings={"allow_interspersed_args": False})
+@click.option(
+    "--runtime",
+    default="runc",
+    show_default=True,
+    help="The OCI runtime: a name looked up in PATH, or a path.",
+)
+@click.option(
+    "--rootfs",
+    type=click.Path(file_okay=False, exists=True),
+    default=None,
+    help="Use this root filesystem (runc creates missing mount points in it). "
+    "Default: a fresh busybox root, removed afterwards.",
+)
+@click.option(
+    "-d", "--device", "devices", multiple=True, metavar="NAME", help="A CDI device (repeatable)."
+)
+@click.option(
+    "-e",
+    "--env",
+    "env",
+    multiple=True,
+    metavar="NAME[=VALUE]",
+    help="Set an environment variable (repeatable); NAME alone copies ours.",
+)
+@click.argument("command", nargs=-1, required=True, metavar="[--] CMD...")
+@click.pass_context
+def run(
+    ctx: click.Context,
+    *,
+    runtime: str,
+    rootfs: str | None,
+    devices: tuple[str, ...],
+    env: tuple[str, ...],
+    command: tuple[str, ...],
+) -> None:
+    """Run CMD in a container with the CDI devices injected, and exit with its status.
+
+    The container's output is streamed as it comes. Needs root and an OCI runtime
+    (Debian: apt-get install runc busybox-static). Exit status: the command's own;
+    1 if a device does not resolve (nothing is run); 125 when the runtime is missing,
+    privileges are lacking or the runtime fails; 126 if CMD cannot be executed; 127
+    if it is not found. The container and its bundle are removed afterwards.
+    """
+    import tempfile
+
+    from cdi.errors import CDIError, UnresolvableDevicesError
+    from cdi.runtime import (
+        ContainerError,
+        RuntimeSetupError,
+        check_privileges,
+        default_oci_spec,
+        find_runtime,
+        make_busybox_rootfs,
+        run_container,
+    )
+    from cdi.runtime.errors import STATUS_RUNTIME_FAILED
+
+    spec = default_oci_spec(list(command), env=_environment(env))
+    if devices:
+        registry = open_registry(ctx)
+        try:
+            spec = registry.inject(spec, list(devices))
+        except UnresolvableDevicesError as err:
+            fail(ctx, str(err), hint=doctor_hint(ctx, err.devices))
+        except CDIError as err:
+            fail(ctx, str(err))
+    status = STATUS_RUNTIME_FAILED
+    with stop_on_signals() as received:
+        try:
+            find_runtime(runtime)
+            check_privileges()
+            if rootfs is not None:
+                status = run_container(spec, rootfs, runtime=runtime)
+            else:
+                with tempfile.TemporaryDirectory(
+                    prefix="cdi-run-", ignore_cleanup_errors=True
+                ) as tmp:
+                    root = make_busybox_rootfs(os.path.join(tmp, "rootfs"))
+                    status = run_container(spec, root, runtime=runtime)
+        except RuntimeSetupError as err:
+            fail(ctx, str(err), status=STATUS_RUNTIME_FAILED)
+        except ContainerError as err:
+            fail(ctx, str(err), status=err.exit_status)
+        except KeyboardInterrupt:
+            # The container was killed and removed; report the signal as a shell would.
+            status = 128 + (received[-1] if received else signal.SIGINT)
+    ctx.exit(status)

@@ -1,0 +1,24 @@
+"""``cdi vendors``: the vendors that have spec files."""
+
+from __future__ import annotations
+
+import click
+
+from cdi.cli.common import open_registry
+from cdi.cli.main import output_format, output_option
+from cdi.cli.render import emit_data, emit_lines
+
+
+@click.command()
+@output_option
+@click.pass_context
+def vendors(ctx: click.Context, output: str | None) -> None:
+    """List the vendors that have valid spec files, and how many each."""
+    from cdi.cli import views
+
+    registry = open_registry(ctx)
+    fmt = output_format(ctx, output)
+    if fmt == "text":
+        emit_lines(views.vendors_text(registry))
+    else:
+        emit_data(views.vendors_data(registry), fmt)

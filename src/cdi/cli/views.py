@@ -1,0 +1,274 @@
+"""The registry's views -- vendors, classes, devices, specs, directories -- as text and data.
+
+Text follows the reference ``cdi`` tool's layout (``CDI vendors found:`` then numbered
+entries); data is what ``-o json|yaml`` prints, with the keys documented in ``docs/cli.md``.
+``cdi monitor`` prints the same views after each change.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from cdi.gotext import quote
+
+if TYPE_CHECKING:
+    from cdi.errors import CDIError
+    from cdi.registry import Registry
+
+VIEWS = ("vendors", "classes", "devices", "specs", "dirs")
+
+
+def _indent(text: str, level: int) -> list[str]:
+    pad = " " * level
+    return [pad + line for line in text.splitlines()]
+
+
+def _dump(value: Any, fmt: str, level: int) -> list[str]:
+    from cdi.ocispec import dump_document
+
+    return _indent(dump_document(value, fmt), level)
+
+
+def error_data(path: str, error: CDIError) -> dict[str, Any]:
+    """An error as data: where (``path``, ``line``, ``column``), ``message``, ``hint``."""
+    from cdi.errors import SpecError
+
+    if isinstance(error, SpecError):
+        return {
+            "path": path,
+            "line": error.line,
+            "column": error.column,
+            "message": error.message,
+            "hint": error.hint,
+        }
+    return {"path": path, "line": None, "column": None, "message": str(error), "hint": None}
+
+
+def error_text(error: CDIError) -> str:
+    from cdi.errors import SpecError
+
+    return error.describe() if isinstance(error, SpecError) else str(error)
+
+
+# -- vendors ------------------------------------------------------------------------------
+
+
+def vendors_data(registry: Registry) -> list[dict[str, Any]]:
+    return [
+        {"name": vendor, "specs": [spec.path for spec in registry.vendor_specs(vendor)]}
+        for vendor in registry.list_vendors()
+    ]
+
+
+def vendors_text(registry: Registry) -> list[str]:
+    vendors = registry.list_vendors()
+    if not vendors:
+        return ["No CDI vendors found."]
+    lines = ["CDI vendors found:"]
+    for index, vendor in enumerate(vendors, 1):
+        count = len(registry.vendor_specs(vendor))
+        lines.append(f"  {index}. {quote(vendor)} ({count} CDI Spec Files)")
+    return lines
+
+
+# -- classes ------------------------------------------------------------------------------
+
+
+def _class_vendors(registry: Registry) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {name: [] for name in registry.list_classes()}
+    for vendor in registry.list_vendors():
+        for spec in registry.vendor_specs(vendor):
+            vendors = found.setdefault(spec.device_class, [])
+            if vendor not in vendors:
+                vendors.append(vendor)
+    return found
+
+
+def classes_data(registry: Registry) -> list[dict[str, Any]]:
+    return [
+        {"name": name, "vendors": vendors} for name, vendors in _class_vendors(registry).items()
+    ]
+
+
+def classes_text(registry: Registry) -> list[str]:
+    classes = _class_vendors(registry)
+    if not classes:
+        return ["No CDI device classes found."]
+    lines = ["CDI device classes found:"]
+    for index, (name, vendors) in enumerate(classes.items(), 1):
+        lines.append(f"  {index}. {name} ({len(vendors)} vendors: {', '.join(vendors)})")
+    return lines
+
+
+# -- devices ------------------------------------------------------------------------------
+
+
+def devices_data(registry: Registry, verbose: bool = False) -> list[dict[str, Any]]:
+    result = []
+    for name in registry.list_devices():
+        found = registry.get_device(name)
+        if found is None:  # removed meanwhile (auto-refresh)
+            continue
+        entry: dict[str, Any] = {
+            "name": name,
+            "vendor": found.spec.vendor,
+            "class": found.spec.device_class,
+            "device": found.device.name,
+            "path": found.path,
+            "priority": found.priority,
+        }
+        if verbose:
+            from cdi.spec.encode import to_plain
+
+            entry["definition"] = to_plain(found.device, json_style=True)
+            entry["specContainerEdits"] = to_plain(found.spec.spec.container_edits, json_style=True)
+        result.append(entry)
+    return result
+
+
+def devices_text(registry: Registry, verbose: bool = False) -> list[str]:
+    from cdi.ocispec import choose_format
+    from cdi.spec.encode import to_plain
+
+    names = registry.list_devices()
+    if not names:
+        return ["No CDI devices found."]
+    lines = ["CDI devices found:"]
+    for index, name in enumerate(names, 1):
+        found = registry.get_device(name)
+        if found is None:
+            continue
+        if not verbose:
+            lines.append(f"  {index}. {name}")
+            continue
+        fmt = choose_format(None, found.path)  # as the reference: the file's own format
+        lines.append(f"  {name} ({found.path})")
+        lines += _dump(to_plain(found.device), fmt, 4)
+        edits = found.spec.spec.container_edits
+        if not edits.is_empty():
+            lines.append("    global Spec containerEdits:")
+            lines += _dump(to_plain(edits), fmt, 6)
+    return lines
+
+
+# -- specs --------------------------------------------------------------------------------
+
+
+def _selected_specs(registry: Registry, vendors: Sequence[str]) -> list[Any]:
+    if not vendors:
+        return registry.specs()
+    wanted = set(vendors)
+    return [spec for spec in registry.specs() if spec.vendor in wanted]
+
+
+def specs_data(
+    registry: Registry, vendors: Sequence[str] = (), verbose: bool = False
+) -> dict[str, Any]:
+    from cdi.spec.encode import to_plain
+
+    specs = []
+    for spec_file in _selected_specs(registry, vendors):
+        entry: dict[str, Any] = {
+            "path": spec_file.path,
+            "priority": spec_file.priority,
+            "kind": spec_file.kind,
+            "vendor": spec_file.vendor,
+            "class": spec_file.device_class,
+            "cdiVersion": spec_file.spec.cdi_version,
+            "devices": spec_file.spec.qualified_names(),
+        }
+        if verbose:
+            entry["spec"] = to_plain(spec_file.spec, json_style=True)
+        specs.append(entry)
+    errors = [
+        error_data(path, error) for path, found in registry.errors().items() for error in found
+    ]
+    return {"specs": specs, "errors": errors}
+
+
+def specs_text(registry: Registry, vendors: Sequence[str] = (), verbose: bool = False) -> list[str]:
+    from cdi.ocispec import choose_format
+    from cdi.spec.encode import to_plain
+
+    by_vendor: dict[str, list[Any]] = {}
+    for spec_file in _selected_specs(registry, vendors):
+        by_vendor.setdefault(spec_file.vendor, []).append(spec_file)
+    lines = ["CDI Specs found:"] if by_vendor else ["No CDI Specs found."]
+    for vendor in sorted(by_vendor):
+        lines.append(f"Vendor {vendor}:")
+        for spec_file in by_vendor[vendor]:
+            lines.append(f"  Spec File {spec_file.path}")
+            if verbose:
+                lines += _dump(to_plain(spec_file.spec), choose_format(None, spec_file.path), 4)
+    for path, errors in registry.errors().items():
+        lines.append(f"  {path} has {len(errors)} errors:")
+        lines += [f"    {index}. {error_text(error)}" for index, error in enumerate(errors, 1)]
+    return lines
+
+
+# -- dirs ---------------------------------------------------------------------------------
+
+
+def _dir_errors(registry: Registry) -> dict[str, list[tuple[str, CDIError]]]:
+    """For each directory, its own errors and those of the files directly in it."""
+    dirs = registry.spec_dirs()
+    found: dict[str, list[tuple[str, CDIError]]] = {directory: [] for directory in dirs}
+    for path, errors in registry.errors().items():
+        directory = path if path in found else os.path.dirname(path)
+        if directory in found:
+            found[directory] += [(path, error) for error in errors]
+    return found
+
+
+def dirs_data(registry: Registry) -> list[dict[str, Any]]:
+    errors = _dir_errors(registry)
+    return [
+        {
+            "path": directory,
+            "priority": priority,
+            "exists": os.path.isdir(directory),
+            "errors": [error_data(path, error) for path, error in errors[directory]],
+        }
+        for priority, directory in enumerate(registry.spec_dirs())
+    ]
+
+
+def dirs_text(registry: Registry) -> list[str]:
+    errors = _dir_errors(registry)
+    lines = ["CDI Spec directories in use:"]
+    for priority, directory in enumerate(registry.spec_dirs()):
+        missing = "" if os.path.isdir(directory) else ", does not exist"
+        lines.append(f"  {directory} (priority {priority}{missing})")
+        lines += [f"    - has error {error_text(error)}" for _, error in errors[directory]]
+    return lines
+
+
+# -- any view -----------------------------------------------------------------------------
+
+
+def view_data(registry: Registry, view: str) -> Any:
+    """The data of *view* (one of :data:`VIEWS`) with default options."""
+    if view == "vendors":
+        return vendors_data(registry)
+    if view == "classes":
+        return classes_data(registry)
+    if view == "devices":
+        return devices_data(registry)
+    if view == "specs":
+        return specs_data(registry)
+    return dirs_data(registry)
+
+
+def view_text(registry: Registry, view: str) -> list[str]:
+    """The text of *view* (one of :data:`VIEWS`) with default options."""
+    if view == "vendors":
+        return vendors_text(registry)
+    if view == "classes":
+        return classes_text(registry)
+    if view == "devices":
+        return devices_text(registry)
+    if view == "specs":
+        return specs_text(registry)
+    return dirs_text(registry)

@@ -1,0 +1,401 @@
+"""The registry: every device of every spec directory, kept current, and injection by name.
+
+State is an immutable snapshot swapped in whole by each refresh, so readers (including
+injections running in other threads) never lock and always see one consistent set of
+files; refreshes are serialised by a lock. With ``auto_refresh`` a watcher thread refreshes
+after changes, and every access first checks that no change is pending, so a reader never
+gets a view older than a write that finished before it asked.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from cdi.errors import CDIError, SpecWriteError, UnresolvableDevicesError
+from cdi.injection import InjectionError, StatDevice, inject, merge_edits
+from cdi.registry.dirs import resolve_spec_dirs
+from cdi.registry.resolve import CONFLICT, DeviceDefinition, RegisteredDevice, Resolver
+from cdi.registry.scan import Scanner, SpecDirError, SpecFile
+from cdi.spec.model import ContainerEdits, Spec
+
+if TYPE_CHECKING:
+    from cdi.registry.watch import Watcher
+
+__all__ = ["Registry"]
+
+_log = logging.getLogger(__name__)
+
+#: How often a registry without a watcher tries to create one again.
+_WATCHER_RETRY_SECONDS = 1.0
+
+
+class _Snapshot:
+    """One consistent view of the directories. Never changed once published; the sorted
+    lists are derived on first use (two threads may both derive one: same result)."""
+
+    __slots__ = (
+        "_by_vendor",
+        "_classes",
+        "_names",
+        "_vendors",
+        "definitions",
+        "devices",
+        "dir_errors",
+        "file_errors",
+        "files",
+    )
+
+    def __init__(
+        self,
+        files: tuple[SpecFile, ...] = (),
+        devices: Mapping[str, RegisteredDevice] | None = None,
+        definitions: Mapping[str, tuple[DeviceDefinition, ...]] | None = None,
+        file_errors: Mapping[str, tuple[CDIError, ...]] | None = None,
+        dir_errors: Mapping[str, SpecDirError] | None = None,
+    ) -> None:
+        self.files = files
+        self.devices = devices or {}
+        self.definitions = definitions or {}
+        self.file_errors = file_errors or {}
+        self.dir_errors = dir_errors or {}
+        self._names: tuple[str, ...] | None = None
+        self._vendors: tuple[str, ...] | None = None
+        self._classes: tuple[str, ...] | None = None
+        self._by_vendor: dict[str, tuple[SpecFile, ...]] | None = None
+
+    def names(self) -> tuple[str, ...]:
+        if self._names is None:
+            self._names = tuple(sorted(self.devices))
+        return self._names
+
+    def by_vendor(self) -> dict[str, tuple[SpecFile, ...]]:
+        if self._by_vendor is None:
+            found: dict[str, list[SpecFile]] = {}
+            for spec_file in self.files:
+                found.setdefault(spec_file.vendor, []).append(spec_file)
+            self._by_vendor = {vendor: tuple(files) for vendor, files in found.items()}
+        return self._by_vendor
+
+    def vendors(self) -> tuple[str, ...]:
+        if self._vendors is None:
+            self._vendors = tuple(sorted(self.by_vendor()))
+        return self._vendors
+
+    def classes(self) -> tuple[str, ...]:
+        if self._classes is None:
+            self._classes = tuple(sorted({spec_file.device_class for spec_file in self.files}))
+        return self._classes
+
+
+def _snapshot(
+    resolver: Resolver,
+    files: tuple[SpecFile, ...],
+    load_errors: Mapping[str, CDIError],
+    dir_errors: Mapping[str, SpecDirError],
+) -> _Snapshot:
+    resolution = resolver.resolve(files)
+    file_errors: dict[str, tuple[CDIError, ...]] = {
+        path: (error,) for path, error in load_errors.items()
+    }
+    for path, conflicts in resolution.conflict_errors.items():
+        file_errors[path] = file_errors.get(path, ()) + conflicts
+    return _Snapshot(
+        files, resolution.devices, resolution.definitions, file_errors, dict(dir_errors)
+    )
+
+
+def _watch_callback(registry: Registry) -> Callable[[], None]:
+    # A weak reference, so that a forgotten registry can be collected (and its watcher
+    # stopped by the finalizer) although the watcher thread is still running.
+    ref = weakref.ref(registry)
+
+    def refresh() -> None:
+        target = ref()
+        if target is not None:
+            target.refresh()
+
+    return refresh
+
+
+class Registry:
+    """The CDI devices defined in a list of spec directories.
+
+    *spec_dirs* are given lowest priority first (``None``: ``CDI_SPEC_DIRS``, else
+    ``/etc/cdi`` then ``/var/run/cdi``). The directories are scanned on construction; after
+    that, :meth:`refresh` rescans (cheaply: only changed files are parsed again) and, with
+    *auto_refresh*, changes are picked up without it. *stat_device* replaces the ``lstat``
+    of host device nodes during injection; *on_change* is called with the registry after a
+    refresh that changed what it holds (from the watcher thread when auto-refreshing).
+    """
+
+    def __init__(
+        self,
+        spec_dirs: Iterable[str | os.PathLike[str]] | str | os.PathLike[str] | None = None,
+        auto_refresh: bool = False,
+        *,
+        stat_device: StatDevice | None = None,
+        on_change: Callable[[Registry], None] | None = None,
+        debounce: float = 0.05,
+    ) -> None:
+        self._dirs = resolve_spec_dirs(spec_dirs)
+        self._auto_refresh = auto_refresh
+        self._stat_device = stat_device
+        self._on_change = on_change
+        self._debounce = debounce
+        self._lock = threading.RLock()
+        self._scanner = Scanner()
+        self._resolver = Resolver()
+        self._snapshot = _Snapshot()
+        self._scanned = False
+        self._applied = 0  # the watcher's `consumed` count covered by the last refresh
+        self._watcher: Watcher | None = None
+        self._watcher_error: str | None = None
+        self._watcher_attempt = 0.0
+        self._closed = False
+        self._finalizer: weakref.finalize[Any, Any] | None = None
+        if auto_refresh:
+            # Watch before the first scan, so that nothing changed in between goes unseen.
+            self._start_watcher()
+        self._refresh()
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop watching the directories (the registry stays usable, refreshed manually)."""
+        self._closed = True
+        watcher, self._watcher = self._watcher, None
+        if self._finalizer is not None:
+            self._finalizer.detach()
+            self._finalizer = None
+        if watcher is not None:
+            watcher.close()
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        mode = "auto" if self._auto_refresh else "manual"
+        return f"<cdi.Registry {self._dirs!r} {mode}, {len(self._snapshot.devices)} devices>"
+
+    def _start_watcher(self) -> None:
+        # Imported here: processes that never watch (runtime hooks, one-shot commands) do not
+        # pay for inotify and ctypes.
+        from cdi.registry.watch import Watcher
+
+        self._watcher_attempt = time.monotonic()
+        try:
+            watcher = Watcher(self._dirs, _watch_callback(self), debounce=self._debounce)
+        except Exception as err:  # never fatal: degrade to refreshing on every access
+            # Typically EMFILE: no inotify instances or descriptors left.
+            reason = (err.strerror if isinstance(err, OSError) else None) or str(err)
+            self._watcher_error = f"failed to create watcher: {reason[:1].lower()}{reason[1:]}"
+            _log.warning("CDI registry: %s; refreshing on access instead", self._watcher_error)
+            return
+        if self._finalizer is not None:  # the one for a watcher that died
+            self._finalizer.detach()
+        self._watcher, self._watcher_error = watcher, None
+        self._applied = 0  # a new watcher counts its events from zero
+        self._finalizer = weakref.finalize(self, watcher.close)
+
+    # -- refreshing -------------------------------------------------------------------------
+
+    @property
+    def auto_refresh(self) -> bool:
+        return self._auto_refresh
+
+    def refresh(self) -> None:
+        """Rescan the directories now; only changed files are parsed again.
+
+        Problems are not raised: they are kept, per file and per directory, in
+        :meth:`errors`.
+        """
+        self._refresh()
+
+    def _refresh(self) -> None:
+        changed = False
+        with self._lock:
+            watcher = self._watcher
+            covered = watcher.consumed if watcher is not None else 0
+            result = self._scanner.scan(self._dirs)
+            if result.changed or not self._scanned:
+                self._snapshot = _snapshot(
+                    self._resolver, result.files, result.file_errors, result.dir_errors
+                )
+                changed = self._scanned  # the first scan is no "change" to report
+                self._scanned = True
+            self._applied = max(self._applied, covered)
+        if changed and self._on_change is not None:
+            try:
+                self._on_change(self)
+            except Exception:  # a listener's bug must not break whoever triggered the refresh
+                _log.exception("CDI registry on_change callback failed")
+
+    def _current(self) -> _Snapshot:
+        if self._auto_refresh and not self._closed:
+            self._refresh_if_required()
+        return self._snapshot
+
+    def _refresh_if_required(self) -> None:
+        watcher = self._watcher
+        if watcher is None or not watcher.alive:
+            if watcher is not None:  # its thread died: fall back, and try a new one later
+                self._watcher = None
+                watcher.close()
+            if time.monotonic() - self._watcher_attempt >= _WATCHER_RETRY_SECONDS:
+                with self._lock:
+                    if self._watcher is None and not self._closed:
+                        self._start_watcher()
+            self._refresh()
+            return
+        if watcher.consumed > self._applied or watcher.readable():
+            self._refresh()
+        elif watcher.has_unwatched():
+            added, unwatchable = watcher.retry()
+            if added or unwatchable:
+                self._refresh()
+
+    # -- what the registry holds ------------------------------------------------------------
+
+    def spec_dirs(self) -> list[str]:
+        """The directories, lowest priority first (cleaned)."""
+        return list(self._dirs)
+
+    def list_devices(self) -> list[str]:
+        """The qualified names of all resolvable devices, sorted."""
+        return list(self._current().names())
+
+    def list_vendors(self) -> list[str]:
+        """The vendors with at least one valid spec file, sorted."""
+        return list(self._current().vendors())
+
+    def list_classes(self) -> list[str]:
+        """The device classes of all valid spec files, sorted and de-duplicated."""
+        return list(self._current().classes())
+
+    def get_device(self, qualified: str) -> RegisteredDevice | None:
+        """The device *qualified* (``vendor/class=name``) resolves to, or ``None``."""
+        return self._current().devices.get(qualified)
+
+    def specs(self) -> list[SpecFile]:
+        """All valid spec files, in scan order (priority, then file name)."""
+        return list(self._current().files)
+
+    def vendor_specs(self, vendor: str) -> list[SpecFile]:
+        """The valid spec files of *vendor*, in scan order."""
+        return list(self._current().by_vendor().get(vendor, ()))
+
+    def errors(self) -> dict[str, list[CDIError]]:
+        """Problems per spec file path (load failures, conflicts) and per directory."""
+        snapshot = self._current()
+        result = {path: list(found) for path, found in snapshot.file_errors.items()}
+        for directory, error in self._all_dir_errors(snapshot):
+            result.setdefault(directory, []).append(error)
+        return result
+
+    def dir_errors(self) -> dict[str, CDIError]:
+        """One problem per directory: unreadable, or not watched (with auto-refresh)."""
+        result: dict[str, CDIError] = {}
+        for directory, error in self._all_dir_errors(self._current()):
+            result.setdefault(directory, error)
+        return result
+
+    def _all_dir_errors(self, snapshot: _Snapshot) -> list[tuple[str, CDIError]]:
+        found: list[tuple[str, CDIError]] = list(snapshot.dir_errors.items())
+        if not self._auto_refresh or self._closed:
+            return found
+        watcher = self._watcher
+        if watcher is not None:
+            found += watcher.errors().items()
+        elif self._watcher_error is not None:
+            found += [(d, SpecDirError(self._watcher_error, d)) for d in self._dirs]
+        return found
+
+    def definitions(self) -> dict[str, list[DeviceDefinition]]:
+        """For each name defined by more than one file, every definition and its fate."""
+        return {name: list(found) for name, found in self._current().definitions.items()}
+
+    def conflicts(self) -> dict[str, list[DeviceDefinition]]:
+        """The names that two files of one directory both define (see :meth:`definitions`);
+        a name whose definitions all have status ``conflict`` cannot be resolved."""
+        return {
+            name: list(found)
+            for name, found in self._current().definitions.items()
+            if any(item.conflicts_with or item.status == CONFLICT for item in found)
+        }
+
+    # -- injection --------------------------------------------------------------------------
+
+    def resolve_edits(self, devices: Sequence[str] | str) -> ContainerEdits:
+        """The merged edits for *devices*, in request order, without an OCI spec.
+
+        Each spec's own edits come once, before its first requested device. Raises
+        :class:`~cdi.errors.UnresolvableDevicesError` naming every unknown device.
+        """
+        if isinstance(devices, str):
+            devices = [devices]
+        snapshot = self._current()
+        edits: list[ContainerEdits] = []
+        seen: set[int] = set()
+        unresolved: list[str] = []
+        for name in devices:
+            found = snapshot.devices.get(name)
+            if found is None:
+                unresolved.append(name)
+                continue
+            if id(found.spec) not in seen:
+                seen.add(id(found.spec))
+                edits.append(found.spec.spec.container_edits)
+            edits.append(found.device.container_edits)
+        if unresolved:
+            raise UnresolvableDevicesError(unresolved)
+        return merge_edits(edits)
+
+    def inject(
+        self, oci_spec: Mapping[str, Any] | None, devices: Sequence[str] | str
+    ) -> dict[str, Any]:
+        """A copy of *oci_spec* with *devices* injected; *oci_spec* is never changed.
+
+        Raises :class:`~cdi.errors.UnresolvableDevicesError` (``unresolvable CDI devices a,
+        b``) or :class:`~cdi.injection.InjectionError` (``failed to inject devices: ...``).
+        """
+        if oci_spec is None:
+            raise InjectionError("can't inject devices, nil OCI Spec")
+        edits = self.resolve_edits(devices)
+        try:
+            return inject(oci_spec, edits, stat_device=self._stat_device)
+        except InjectionError as err:
+            raise InjectionError(f"failed to inject devices: {err}") from err
+
+    # -- producing --------------------------------------------------------------------------
+
+    def write_spec(self, spec: Spec, name: str | None = None, *, fmt: str | None = None) -> str:
+        """Write *spec* atomically into the highest-priority directory; returns its path.
+
+        *name* defaults to ``<vendor>-<class>``; ``.json`` or ``.yaml`` picks the format
+        (else *fmt*, else YAML). The registry is refreshed afterwards.
+        """
+        from cdi import producer  # the encoders are not needed to read specs
+
+        if not self._dirs:
+            raise SpecWriteError("no Spec directories to write to")
+        path = producer.write_spec(spec, self._dirs[-1], name, fmt=fmt)
+        self._refresh()
+        return path
+
+    def remove_spec(self, name: str) -> None:
+        """Remove spec file *name* from the highest-priority directory (missing is fine)."""
+        from cdi import producer
+
+        if not self._dirs:
+            raise SpecWriteError("no Spec directories to remove from")
+        producer.remove_spec(self._dirs[-1], name)
+        self._refresh()

@@ -1,0 +1,32 @@
+"""The runtime layer: run a command in a container under a real OCI runtime (runc).
+
+Build a spec with :func:`default_oci_spec`, a root filesystem with :func:`make_busybox_rootfs`
+(or bring your own), and run it with :func:`run_container`::
+
+    from cdi.runtime import default_oci_spec, make_busybox_rootfs, run_container
+    rootfs = make_busybox_rootfs("/tmp/rootfs")
+    status = run_container(default_oci_spec(["sh", "-c", "echo hi"]), rootfs)
+
+Needs root, runc (Debian package ``runc``) and, for the busybox root, a static busybox
+(``busybox-static``).
+"""
+
+from cdi.runtime.errors import ContainerError, ContainerTimeoutError, RuntimeSetupError
+from cdi.runtime.oci import DEFAULT_CAPABILITIES, DEFAULT_PATH, default_oci_spec
+from cdi.runtime.rootfs import find_busybox, make_busybox_rootfs
+from cdi.runtime.runc import check_privileges, find_runtime, new_container_id, run_container
+
+__all__ = [
+    "DEFAULT_CAPABILITIES",
+    "DEFAULT_PATH",
+    "ContainerError",
+    "ContainerTimeoutError",
+    "RuntimeSetupError",
+    "check_privileges",
+    "default_oci_spec",
+    "find_busybox",
+    "find_runtime",
+    "make_busybox_rootfs",
+    "new_container_id",
+    "run_container",
+]
