@@ -9,8 +9,10 @@ Modules, one concept each: :mod:`~cdi.build.dockerfile` (parsing, ``RUN --device
 gate), :mod:`~cdi.build.expand` (variable expansion), :mod:`~cdi.build.context` (build contexts
 and base images), :mod:`~cdi.build.layers` (unpacking layers), :mod:`~cdi.build.fs` (paths
 inside a root, copying), :mod:`~cdi.build.users`, :mod:`~cdi.build.image` (image config),
-:mod:`~cdi.build.executor` (stages and steps), :mod:`~cdi.build.progress`,
-:mod:`~cdi.build.output`.
+:mod:`~cdi.build.options` (what a build is asked to do), :mod:`~cdi.build.plan` (loading:
+stages, sources, the device check), :mod:`~cdi.build.executor` (running the stages),
+:mod:`~cdi.build.stage_state`, :mod:`~cdi.build.run_step` (RUN in runc),
+:mod:`~cdi.build.copy_step` (COPY/ADD), :mod:`~cdi.build.progress`, :mod:`~cdi.build.output`.
 """
 
 from cdi.build.dockerfile import DeviceFlag, Dockerfile, parse, parse_device
@@ -21,7 +23,8 @@ from cdi.build.errors import (
     SourceError,
     StepError,
 )
-from cdi.build.executor import BuildOptions, BuildResult, build
+from cdi.build.executor import build
+from cdi.build.options import BuildOptions, BuildResult
 from cdi.build.output import OutputError, OutputSpec, parse_output
 from cdi.build.progress import PlainProgress, Progress, TtyProgress
 
