@@ -6,7 +6,7 @@ import click
 
 from cdi.cli.common import open_registry
 from cdi.cli.main import output_format, output_option
-from cdi.cli.render import emit_data, emit_lines
+from cdi.cli.render import emit_view
 
 
 @click.command()
@@ -17,8 +17,8 @@ def classes(ctx: click.Context, output: str | None) -> None:
     from cdi.cli import views
 
     registry = open_registry(ctx)
-    fmt = output_format(ctx, output)
-    if fmt == "text":
-        emit_lines(views.classes_text(registry))
-    else:
-        emit_data(views.classes_data(registry), fmt)
+    emit_view(
+        output_format(ctx, output),
+        lambda: views.classes_text(registry),
+        lambda: views.classes_data(registry),
+    )

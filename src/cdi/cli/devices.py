@@ -6,7 +6,7 @@ import click
 
 from cdi.cli.common import open_registry
 from cdi.cli.main import output_format, output_option
-from cdi.cli.render import emit_data, emit_lines
+from cdi.cli.render import emit_view
 
 
 @click.command()
@@ -24,8 +24,8 @@ def devices(ctx: click.Context, verbose: bool, output: str | None) -> None:
     from cdi.cli import views
 
     registry = open_registry(ctx)
-    fmt = output_format(ctx, output)
-    if fmt == "text":
-        emit_lines(views.devices_text(registry, verbose))
-    else:
-        emit_data(views.devices_data(registry, verbose), fmt)
+    emit_view(
+        output_format(ctx, output),
+        lambda: views.devices_text(registry, verbose),
+        lambda: views.devices_data(registry, verbose),
+    )

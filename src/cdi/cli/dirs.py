@@ -6,7 +6,7 @@ import click
 
 from cdi.cli.common import open_registry
 from cdi.cli.main import output_format, output_option
-from cdi.cli.render import emit_data, emit_lines
+from cdi.cli.render import emit_view
 
 
 @click.command()
@@ -22,8 +22,8 @@ def dirs(ctx: click.Context, output: str | None) -> None:
     from cdi.cli import views
 
     registry = open_registry(ctx)
-    fmt = output_format(ctx, output)
-    if fmt == "text":
-        emit_lines(views.dirs_text(registry))
-    else:
-        emit_data(views.dirs_data(registry), fmt)
+    emit_view(
+        output_format(ctx, output),
+        lambda: views.dirs_text(registry),
+        lambda: views.dirs_data(registry),
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -17,3 +18,11 @@ def emit_data(data: Any, fmt: str) -> None:
 def emit_lines(lines: list[str]) -> None:
     """Print text lines."""
     click.echo("\n".join(lines))
+
+
+def emit_view(fmt: str, text: Callable[[], list[str]], data: Callable[[], Any]) -> None:
+    """Print a view as text lines or, for ``json``/``yaml``, as data."""
+    if fmt == "text":
+        emit_lines(text())
+    else:
+        emit_data(data(), fmt)

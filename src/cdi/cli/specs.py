@@ -6,7 +6,7 @@ import click
 
 from cdi.cli.common import open_registry
 from cdi.cli.main import output_format, output_option
-from cdi.cli.render import emit_data, emit_lines
+from cdi.cli.render import emit_view
 
 
 @click.command()
@@ -23,8 +23,8 @@ def specs(ctx: click.Context, verbose: bool, output: str | None, vendors: tuple[
     from cdi.cli import views
 
     registry = open_registry(ctx)
-    fmt = output_format(ctx, output)
-    if fmt == "text":
-        emit_lines(views.specs_text(registry, vendors, verbose))
-    else:
-        emit_data(views.specs_data(registry, vendors, verbose), fmt)
+    emit_view(
+        output_format(ctx, output),
+        lambda: views.specs_text(registry, vendors, verbose),
+        lambda: views.specs_data(registry, vendors, verbose),
+    )

@@ -2,92 +2,47 @@
 
 from __future__ import annotations
 
-import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from cdi.cli.main import output_format, output_option
 from cdi.cli.render import emit_data
-from cdi.errors import SpecError
-from cdi.spec.load import load_spec
-from cdi.spec.version import is_newer, minimum_version, normalize
+
+if TYPE_CHECKING:
+    from cdi.filecheck import FileReport
 
 
-def _check(path: str, strict: bool) -> dict[str, Any]:
-    try:
-        spec = load_spec(path, strict=strict)
-    except SpecError as err:
-        error = {"message": err.message, "line": err.line, "column": err.column, "hint": err.hint}
-        return {"path": path, "ok": False, "errors": [error], "text": [err.describe()]}
-    minimum = minimum_version(spec)
-    result: dict[str, Any] = {
-        "path": path,
-        "ok": True,
-        "cdiVersion": spec.cdi_version,
-        "minimumVersion": minimum,
-        "errors": [],
-    }
-    if strict and is_newer(spec.cdi_version, minimum):
-        message = (
-            f"cdiVersion {normalize(spec.cdi_version)} is higher than needed "
-            f"(minimum {minimum}); older runtimes would refuse this spec"
-        )
-        result["ok"] = False
-        result["errors"].append({"message": message, "line": None, "column": None, "hint": None})
-        result["text"] = [f"{path}: {message}"]
-    else:
-        result["text"] = [f"{path}: ok (cdiVersion {spec.cdi_version}, minimum {minimum})"]
-    return result
+def _lines(report: FileReport) -> list[str]:
+    from cdi.cli.views import error_text
+    from cdi.errors import SpecError
+    from cdi.registry import SpecDirError
+
+    if report.ok:
+        return [
+            f"{report.path}: ok (cdiVersion {report.cdi_version}, minimum {report.minimum_version})"
+        ]
+    # File and directory errors name their place themselves; the others get the file's path.
+    return [
+        error_text(error)
+        if isinstance(error, SpecError | SpecDirError)
+        else f"{report.path}: {error}"
+        for error in report.errors
+    ]
 
 
-def _error(path: str, error: Any) -> dict[str, Any]:
+def _data(report: FileReport) -> dict[str, Any]:
     from cdi.cli.views import error_data
 
-    data = error_data(path, error)
-    del data["path"]  # the result's own path
+    data: dict[str, Any] = {"path": report.path, "ok": report.ok}
+    if report.cdi_version is not None:
+        data["cdiVersion"] = report.cdi_version
+        data["minimumVersion"] = report.minimum_version
+    errors = [error_data(report.path, error) for error in report.errors]
+    data["errors"] = [{k: v for k, v in e.items() if k != "path"} for e in errors]
+    if report.priority is not None:
+        data["priority"] = report.priority
     return data
-
-
-def _registry_results(ctx: click.Context, strict: bool) -> tuple[list[dict[str, Any]], list[str]]:
-    """Every spec file of the spec directories, checked as a file on its own, plus the
-    registry's findings: conflicts between files and directories that cannot be read."""
-    from cdi.cli.common import open_registry
-    from cdi.cli.views import error_text
-    from cdi.registry import ConflictError
-
-    registry = open_registry(ctx)
-    dirs = registry.spec_dirs()
-    errors = registry.errors()
-    paths = {spec_file.path for spec_file in registry.specs()}
-    paths.update(path for path in errors if path not in dirs)
-    results = []
-    for priority, directory in enumerate(dirs):
-        if directory in errors:
-            found = errors[directory]
-            results.append(
-                {
-                    "path": directory,
-                    "ok": False,
-                    "errors": [_error(directory, error) for error in found],
-                    "text": [error_text(error) for error in found],
-                }
-            )
-        in_dir = sorted(path for path in paths if os.path.dirname(path) == directory)
-        for path in in_dir:
-            paths.discard(path)
-            result = _check(path, strict)
-            result["priority"] = priority
-            conflicts = [e for e in errors.get(path, []) if isinstance(e, ConflictError)]
-            if conflicts:
-                if result["ok"]:
-                    result["text"] = []
-                result["ok"] = False
-                for conflict in conflicts:
-                    result["errors"].append(_error(path, conflict))
-                    result["text"].append(f"{path}: {conflict}")
-            results.append(result)
-    return results, dirs
 
 
 @click.command()
@@ -107,19 +62,23 @@ def validate(ctx: click.Context, strict: bool, output: str | None, files: tuple[
     device, and directories that cannot be read, are errors too. Exits 1 if anything
     failed.
     """
-    dirs: list[str] = []
+    from cdi.filecheck import check_directories, check_file
+
     if files:
-        results = [_check(path, strict) for path in files]
+        reports = [check_file(path, strict=strict) for path in files]
     else:
-        results, dirs = _registry_results(ctx, strict)
+        from cdi.cli.common import open_registry
+
+        registry = open_registry(ctx)
+        reports = check_directories(registry, strict=strict)
     fmt = output_format(ctx, output)
     if fmt == "text":
-        if not results:
-            click.echo(f"No CDI Spec files found in {', '.join(dirs)}.")
-        for result in results:
-            for line in result["text"]:
-                click.echo(line, err=not result["ok"])
+        if not reports:
+            click.echo(f"No CDI Spec files found in {', '.join(registry.spec_dirs())}.")
+        for report in reports:
+            for line in _lines(report):
+                click.echo(line, err=not report.ok)
     else:
-        emit_data([{k: v for k, v in r.items() if k != "text"} for r in results], fmt)
-    if not all(result["ok"] for result in results):
+        emit_data([_data(report) for report in reports], fmt)
+    if not all(report.ok for report in reports):
         ctx.exit(1)
