@@ -27,7 +27,9 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/parse.py
+	$(BIN)/python bench/limits.py
 	$(BIN)/python bench/registry.py
+	$(BIN)/python bench/read_your_writes.py
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/run.py
 

@@ -1,29 +1,45 @@
 #!/bin/sh
-# `make demo`: the CDI tutorial end to end with the `cdi` command line.
+# `make demo`: the README's tour end to end with the `cdi` command line.
 #
 #   1. setup     runc and a static busybox (installed with apt when missing, as root)
 #   2. devices   the devices of the example spec directory, examples/cdi/
 #   3. validate  the example spec files
-#   4. run       a container with vendor1.com/device=foo, which sets FOO=injected
-#   5. inspect   the devices a build may use: foo is not allowed automatically
-#   6. build     examples/build/Dockerfile asks for the device: refused without --allow
-#   7. build     again with --allow device: the step prints FOO=injected
-#   8. build     with the autoallow annotation (examples/cdi-autoallow/): no --allow needed
+#   4. doctor    examples/cdi-doctor/: a broken spec, and what validate and doctor say
+#   5. run       a container with vendor1.com/device=foo, which sets FOO=injected
+#   6. inspect   the devices a build may use: foo is not allowed automatically
+#   7. rootfs    build/rootfs, the busybox root filesystem the builds use as `FROM busybox`
+#   8. build     examples/build/Dockerfile asks for the device: refused without --allow
+#   9. build     again with --allow device: the step prints FOO=injected
+#  10. build     with the autoallow annotation (examples/cdi-autoallow/): no --allow needed
 #
 # Usage: sh examples/demo.sh [VENV_BIN]   (make demo passes .venv/bin, with the package
-# already installed in it). Each section is independent of the ones after it.
+# already installed in it), from the checkout's top directory. Each command is shown as the
+# README shows it ("$ cdi ..."), followed by its output; a test compares the two.
 set -eu
 bin=${1:-.venv/bin}
-specs=examples/cdi
-cdi="$bin/cdi --spec-dir $specs"
+
+# The README's `cdi` is this virtual environment's.
+cdi() {
+    "$bin/cdi" "$@"
+}
 
 step() {
     printf '\n== %s\n' "$*"
 }
 
+# show 'COMMAND': print it as typed, then run it (it must succeed).
 show() {
-    printf '$ %s\n' "$*"
-    "$@"
+    printf '$ %s\n' "$1"
+    eval "$1"
+}
+
+# refused 'COMMAND': the same for a command that must fail.
+refused() {
+    printf '$ %s\n' "$1"
+    if eval "$1"; then
+        echo "unexpected: the command succeeded" >&2
+        exit 1
+    fi
 }
 
 # -- 1. setup -------------------------------------------------------------------------------
@@ -43,62 +59,55 @@ if [ -n "$missing" ]; then
         # shellcheck disable=SC2086  # one word per package
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
     else
-        echo "missing:$missing; install them as root (apt-get install$missing) to run the container step"
+        echo "missing:$missing; install them as root (apt-get install$missing) to run the container steps"
         can_run=no
     fi
 else
     echo "runc and a static busybox are installed"
 fi
 if [ "$(id -u)" != 0 ]; then
-    echo "not root: the container step needs root (try: sudo make demo)"
+    echo "not root: the container steps need root (try: sudo make demo)"
     can_run=no
 fi
 
-# -- 2. devices -----------------------------------------------------------------------------
-step "2. the devices of $specs/"
-show $cdi devices
+# -- 2-4. spec files ------------------------------------------------------------------------
+step "2. the devices of examples/cdi/"
+show 'cdi --spec-dir examples/cdi devices'
 
-# -- 3. validate ----------------------------------------------------------------------------
 step "3. validate the spec files"
-show $cdi validate
+show 'cdi --spec-dir examples/cdi validate'
 
-# -- 4. run ---------------------------------------------------------------------------------
-step "4. run a container with vendor1.com/device=foo"
+step "4. a broken spec: validate and doctor say why a device does not resolve"
+refused 'cdi --spec-dir examples/cdi-doctor validate'
+refused "echo '{}' | cdi --spec-dir examples/cdi-doctor inject - vendor3.com/fpga=fpga0"
+refused 'cdi --spec-dir examples/cdi-doctor doctor vendor3.com/fpga=fpga0 vendor2.com/gpu=gpu1'
+
+# -- 5. run ---------------------------------------------------------------------------------
+step "5. run a container with vendor1.com/device=foo"
 if [ "$can_run" = yes ]; then
-    echo "\$ $cdi run --device vendor1.com/device=foo -- sh -c 'env | grep ^FOO='"
-    $cdi run --device vendor1.com/device=foo -- sh -c 'env | grep ^FOO='
+    show "cdi --spec-dir examples/cdi run --device vendor1.com/device=foo -- sh -c 'env | grep ^FOO='"
 else
     echo "skipped (see step 1)"
 fi
 
-# -- 5-8. builds ----------------------------------------------------------------------------
-step "5. inspect: the devices a build may use"
-show $cdi inspect
+# -- 6-10. builds ---------------------------------------------------------------------------
+step "6. inspect: the devices a build may use"
+show 'cdi --spec-dir examples/cdi inspect'
 
 if [ "$can_run" = yes ]; then
-    # The Dockerfile's `FROM busybox` comes from a build context: a busybox root filesystem.
-    rootfs=$(mktemp -d)
-    trap 'rm -rf "$rootfs"' EXIT
-    "$bin/python" -c "import cdi.runtime as r, sys; r.make_busybox_rootfs(sys.argv[1])" "$rootfs"
-    build="build --build-context busybox=$rootfs --progress plain examples/build"
+    step "7. rootfs: the busybox root filesystem for FROM busybox"
+    show 'cdi rootfs build/rootfs'
 
-    step "6. build without --allow: refused before any step runs"
-    echo "\$ $cdi $build"
-    if $cdi $build; then
-        echo "unexpected: the build was not refused" >&2
-        exit 1
-    fi
+    step "8. build without --allow: refused before any step runs"
+    refused 'cdi --spec-dir examples/cdi build --build-context busybox=build/rootfs examples/build'
 
-    step "7. build with --allow device"
-    echo "\$ $cdi $build --allow device"
-    $cdi $build --allow device
+    step "9. build with --allow device"
+    show 'cdi --spec-dir examples/cdi build --build-context busybox=build/rootfs --allow device --progress plain examples/build'
 
-    step "8. build with the autoallow annotation, without --allow"
-    auto="$bin/cdi --spec-dir examples/cdi-autoallow"
-    show $auto inspect
-    echo "\$ $auto $build"
-    $auto $build
+    step "10. build with the autoallow annotation, without --allow"
+    show 'cdi --spec-dir examples/cdi-autoallow inspect'
+    show 'cdi --spec-dir examples/cdi-autoallow build --build-context busybox=build/rootfs --progress plain examples/build'
 else
-    step "6-8. builds"
+    step "7-10. rootfs and builds"
     echo "skipped (see step 1)"
 fi

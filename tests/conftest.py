@@ -3,10 +3,16 @@
 End-to-end tests run containers under a real runc on a busybox root filesystem. They use the
 ``require_runtime`` fixture, which skips them where runc, a static busybox or root privileges
 are missing -- unless ``CDI_E2E_REQUIRED=1`` (set by CI), where a missing piece fails them.
+
+Every test gets a runc state directory of its own (``runtime_root``, also as
+``$CDI_RUNTIME_ROOT`` for the code under test and the ``cdi`` processes it starts), so that
+no test sees the containers of another test, another run of the suite or anyone else on the
+machine, and none can disturb theirs.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 from typing import NoReturn
@@ -14,14 +20,17 @@ from typing import NoReturn
 import pytest
 
 from cdi.runtime import (
+    RUNTIME_ROOT_ENV,
     RuntimeSetupError,
     check_privileges,
     find_busybox,
     find_runtime,
     make_busybox_rootfs,
 )
+from runctools import RuncState
 
 E2E_REQUIRED = os.environ.get("CDI_E2E_REQUIRED") == "1"
+_ROOT_NUMBERS = itertools.count()
 
 
 def unavailable(reason: str) -> NoReturn:
@@ -73,3 +82,27 @@ def busybox_rootfs(require_busybox: str, tmp_path_factory: pytest.TempPathFactor
 def fresh_rootfs(require_busybox: str, tmp_path: Path) -> Path:
     """A busybox root filesystem of this test's own."""
     return make_busybox_rootfs(tmp_path / "rootfs", busybox=require_busybox)
+
+
+@pytest.fixture(scope="session")
+def _runtime_roots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("runc-roots")
+
+
+@pytest.fixture(autouse=True)
+def runtime_root(_runtime_roots: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """This test's runc state directory (``runc --root``), set as ``$CDI_RUNTIME_ROOT``.
+
+    Not created here: runc creates it on first use, so the thousand tests that run no
+    container cost nothing. A numbered directory, not ``tmp_path``, keeps runc's state out of
+    the directories tests inspect.
+    """
+    root = _runtime_roots / str(next(_ROOT_NUMBERS))
+    monkeypatch.setenv(RUNTIME_ROOT_ENV, str(root))
+    return root
+
+
+@pytest.fixture
+def runc(runtime_root: Path) -> RuncState:
+    """runc's view of this test's state directory: its containers and no one else's."""
+    return RuncState(runtime_root)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cdi.errors import SpecError
-from cdi.filecheck import VersionTooHighError, check_directories, check_file
+from cdi.filecheck import VersionTooLowError, check_directories, check_file
 from cdi.registry import ConflictError, Registry, SpecDirError
 
 SPEC = (
@@ -19,12 +19,30 @@ def test_valid_file_and_strict_version(tmp_path: Path) -> None:
     path.write_text(SPEC.format(version="0.6.0", name="dev"))
     report = check_file(str(path))
     assert (report.ok, report.cdi_version, report.minimum_version) == (True, "0.6.0", "0.3.0")
+    assert (report.warnings, report.notes) == ([], [])
     strict = check_file(str(path), strict=True)
-    assert [type(e) for e in strict.errors] == [VersionTooHighError]
-    assert str(strict.errors[0]) == (
+    assert strict.ok and strict.notes == [
         "cdiVersion 0.6.0 is higher than needed (minimum 0.3.0); "
-        "older runtimes would refuse this spec"
-    )
+        "runtimes that know only versions below 0.6.0 would refuse this spec"
+    ]
+
+
+MASKED = (
+    "cdiVersion: 0.3.0\nkind: vendor.com/gpu\ndevices:\n"
+    "- name: a\n  containerEdits: {deviceNodes: [{path: /dev/a, hostPath: /dev/b}]}\n"
+    "- name: b\n  containerEdits: {env: [A=1]}\n"
+)
+
+
+def test_version_accepted_only_by_the_reference_defect(tmp_path: Path) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text(MASKED)
+    report = check_file(str(path))
+    assert (report.ok, report.cdi_version, report.minimum_version) == (True, "0.3.0", "0.5.0")
+    assert len(report.warnings) == 1 and "requiresV050" in report.warnings[0]
+    strict = check_file(str(path), strict=True)
+    assert [type(e) for e in strict.errors] == [VersionTooLowError]
+    assert str(strict.errors[0]) == report.warnings[0] and strict.warnings == []
 
 
 def test_invalid_file(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 import cdi
 from cdi.injection import fill_device_node, lstat_device
+from cdi.plaindata import MAX_DEPTH, copy_plain, nesting_depth
 
 
 class HostNode:
@@ -53,6 +54,44 @@ def test_no_edits_gives_an_equal_copy() -> None:
         result = cdi.inject(oci, edits)
         assert result == oci
         assert result is not oci and result["process"] is not oci["process"]
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    spec: dict[str, Any] = {"ociVersion": "1.0.2"}
+    inner = spec
+    for _ in range(depth):
+        inner["x"] = [{}]
+        inner = inner["x"][0]
+    return spec
+
+
+def test_deeply_nested_specs_are_copied_without_recursion() -> None:
+    oci = _nested(5000)  # far past Python's recursion limit
+    result = cdi.inject(oci, cdi.ContainerEdits(env=("A=1",)))
+    assert result["process"] == {"env": ["A=1"]}
+    leaf, original = result, oci
+    for _ in range(5000):
+        leaf, original = leaf["x"][0], original["x"][0]
+        assert leaf is not original
+    leaf["changed"] = True
+    assert "changed" not in original
+
+
+def test_nesting_depth() -> None:
+    assert nesting_depth("scalar") == 0
+    assert nesting_depth({}) == 1
+    assert nesting_depth({"a": [{"b": 1}], "c": 2}) == 3
+    assert nesting_depth(_nested(5000)) == MAX_DEPTH + 1  # counting stops past the limit
+
+
+def test_copy_plain_shares_only_scalars() -> None:
+    value: dict[str, Any] = {"a": [1, {"b": "c"}], "m": MappingProxyType({"d": []})}
+    copied = copy_plain(value)
+    assert copied == {"a": [1, {"b": "c"}], "m": {"d": []}}
+    assert type(copied["m"]) is dict
+    assert copied["a"] is not value["a"] and copied["a"][1] is not value["a"][1]
+    assert copied["m"]["d"] is not value["m"]["d"]
+    assert copy_plain(7) == 7
 
 
 def test_any_mapping_is_accepted() -> None:

@@ -46,11 +46,27 @@ def test_empty_document_is_an_empty_spec() -> None:
     [
         (
             "a: [\n",
-            'failed to parse OCI Spec ("p"): yaml: line 2: did not find expected node content',
+            'failed to parse OCI Spec ("p"): '
+            "error converting YAML to JSON: yaml: line 1: did not find expected node content",
         ),
-        ("[1]", 'failed to parse OCI Spec ("p"): the document is a list, not a mapping'),
-        ("5", 'failed to parse OCI Spec ("p"): the document is a int, not a mapping'),
-        ("just text", 'failed to parse OCI Spec ("p"): the document is a str, not a mapping'),
+        (
+            "[1]",
+            'failed to parse OCI Spec ("p"): '
+            "error unmarshaling JSON: while decoding JSON: "
+            "json: cannot unmarshal array into Go value of type specs.Spec",
+        ),
+        (
+            "5",
+            'failed to parse OCI Spec ("p"): '
+            "error unmarshaling JSON: while decoding JSON: "
+            "json: cannot unmarshal number into Go value of type specs.Spec",
+        ),
+        (
+            "just text",
+            'failed to parse OCI Spec ("p"): '
+            "error unmarshaling JSON: while decoding JSON: "
+            "json: cannot unmarshal string into Go value of type specs.Spec",
+        ),
     ],
 )
 def test_parse_errors(data: str, message: str) -> None:

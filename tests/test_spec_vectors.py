@@ -12,11 +12,13 @@ import pytest
 import cdi
 from cdi.annotations import annotation_key, annotation_value, parse_annotations, update_annotations
 from cdi.errors import AnnotationError, InvalidNameError, SpecError
+from cdi.spec import load
 from cdi.spec.decode import decode_spec
 from cdi.spec.encode import to_plain
 from cdi.spec.load import parse_value
+from cdi.spec.version import reference_minimum_version
 from cdi.spec.yaml11 import resolve_plain
-from tables import cases
+from tables import cases, load_table
 
 
 def _decode(document: dict[str, Any]) -> cdi.Spec:
@@ -43,17 +45,24 @@ def test_qualifiers(case: dict[str, Any]) -> None:
 
 @cases("spec/minimum_version.yaml")
 def test_minimum_version(case: dict[str, Any]) -> None:
-    assert cdi.minimum_version(_decode(case["spec"])) == case["expect"]
+    spec = _decode(case["spec"])
+    assert cdi.minimum_version(spec) == case["expect"]
+    assert reference_minimum_version(spec) == case.get("enforced", case["expect"])
 
 
 @cases("spec/validate_version.yaml")
 def test_validate_version(case: dict[str, Any]) -> None:
-    edits = case.get("edits", {"env": ["A=b"]})
-    document = {
+    if "devices" in case:
+        devices = [{"name": f"dev{i}", "containerEdits": e} for i, e in enumerate(case["devices"])]
+    else:
+        devices = [{"name": "dev", "containerEdits": case.get("edits", {"env": ["A=b"]})}]
+    document: dict[str, Any] = {
         "cdiVersion": case["version"],
         "kind": "vendor.com/device",
-        "devices": [{"name": "dev", "containerEdits": edits}],
+        "devices": devices,
     }
+    if "specEdits" in case:
+        document["containerEdits"] = case["specEdits"]
     _expect_validation(document, case.get("error"))
 
 
@@ -67,8 +76,32 @@ def _expect_validation(document: dict[str, Any], error: str | None, strict: bool
     assert str(caught.value) == f"invalid CDI Spec: {error}"
 
 
+# Placeholders for values too long to write out in a table.
+_LONG_VALUES = {"5000-DIGITS": "9" * 5000, "30-DIGITS": "1" * 30, "LONG-KEY": "k" * 1100}
+
+
+def _expand(value: Any) -> Any:
+    if isinstance(value, str):
+        for placeholder, long_value in _LONG_VALUES.items():
+            value = value.replace(placeholder, long_value)
+        return value
+    if isinstance(value, dict):
+        return {_expand(key): _expand(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_expand(item) for item in value]
+    return value
+
+
+def _outcome(data: str | bytes, path: str | None = None) -> Any:
+    try:
+        return to_plain(cdi.parse_spec(data, path))
+    except SpecError as err:
+        return (str(err), err.line, err.column, err.hint)
+
+
 @cases("spec/parse.yaml")
 def test_parse(case: dict[str, Any]) -> None:
+    case = _expand(case)
     path = case.get("path", "test.yaml")
     data = case["data"]
     if "error" not in case:
@@ -84,16 +117,33 @@ def test_parse(case: dict[str, Any]) -> None:
     assert error.hint == case.get("hint")
 
 
-@cases("spec/parse.yaml")
+def _parse_cases(keep: Any) -> Any:
+    """``parametrize`` over the cases of spec/parse.yaml (placeholders expanded) that *keep*."""
+    table = [_expand(case) for case in load_table("spec/parse.yaml")]
+    chosen = [case for case in table if keep(case)]
+    return pytest.mark.parametrize("case", chosen, ids=[case["name"] for case in chosen])
+
+
+def _read_as_json(case: dict[str, Any]) -> bool:
+    data = case["data"]
+    return load._looks_like_json(data) and load.read_json(data) is not None
+
+
+@_parse_cases(lambda case: isinstance(case["data"], str))
 def test_parse_bytes_and_text_agree(case: dict[str, Any]) -> None:
-    data: str = case["data"]
-    outcomes = []
-    for form in (data, data.encode()):
-        try:
-            outcomes.append(to_plain(cdi.parse_spec(form)))
-        except SpecError as err:
-            outcomes.append((str(err), err.line, err.column))
-    assert outcomes[0] == outcomes[1]
+    data = case["data"]
+    assert _outcome(data) == _outcome(data.encode())
+
+
+@_parse_cases(lambda case: _read_as_json(case) and not case.get("yaml_path_differs"))
+def test_json_fast_path_agrees_with_the_yaml_path(
+    case: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The C JSON path is an optimisation: the YAML path must give the same outcome."""
+    data = case["data"]
+    fast = _outcome(data, "f.json")
+    monkeypatch.setattr(load, "read_json", lambda data: None)
+    assert _outcome(data, "f.json") == fast
 
 
 @cases("spec/container_edits.yaml")

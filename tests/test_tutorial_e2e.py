@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from runctools import RuncState
+
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("require_runtime")]
 
 CDI = str(Path(sys.executable).with_name("cdi"))
@@ -96,6 +98,21 @@ def test_granting_the_kind_or_the_name(tutorial: tuple[Path, Path, list[str]]) -
         result = cdi(*build, "--allow", grant, "--progress", "plain", str(context))
         assert result.returncode == 0, (grant, result.stderr)
         assert "FOO=injected" in result.stderr
+
+
+def test_build_runtime_root(
+    tutorial: tuple[Path, Path, list[str]], tmp_path: Path, runc: RuncState
+) -> None:
+    # RUN steps keep their containers in --runtime-root, not in $CDI_RUNTIME_ROOT (the
+    # fixture's, which runc would have created had it been used), and leave none there.
+    _, context, build = tutorial
+    state = tmp_path / "state"
+    result = cdi(*build, "--runtime-root", str(state), "--allow", "device", str(context))
+    assert result.returncode == 0, result.stderr
+    assert "FOO=injected" in result.stderr
+    assert state.is_dir()
+    assert RuncState(state).ids() == set()
+    assert not runc.root.exists()
 
 
 def test_multi_stage_build_with_copy_from(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from cdi.errors import AnnotationError, InvalidNameError
-from cdi.gotext import quote
+from cdi.gotext import go_bytes, quote
 from cdi.names import is_qualified_name, parse_qualified_name
 
 ANNOTATION_PREFIX = "cdi.k8s.io/"
@@ -27,13 +27,14 @@ def annotation_key(plugin_name: str, device_id: str) -> str:
     if not device_id:
         raise AnnotationError("invalid deviceID, empty")
     name = plugin_name + "_" + device_id.replace("/", "_")
-    if len(name.encode()) > _MAX_NAME_LENGTH:
+    encoded = go_bytes(name)
+    if len(encoded) > _MAX_NAME_LENGTH:
         raise AnnotationError(f"invalid plugin+deviceID {quote(name)}, too long")
     # Checks are per byte at the ends, as in the reference.
-    first, last = chr(name.encode()[0]), chr(name.encode()[-1])
+    first, last = chr(encoded[0]), chr(encoded[-1])
     if not _alphanumeric(first):
         raise AnnotationError(f"invalid name {quote(name)}, first '{first}' should be alphanumeric")
-    for char in name.encode()[1:-1].decode(errors="replace"):
+    for char in encoded[1:-1].decode(errors="replace"):
         if not (_alphanumeric(char) or char in "_-."):
             raise AnnotationError(f"invalid name {quote(name)}, invalid character '{char}'")
     if not _alphanumeric(last):

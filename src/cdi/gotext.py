@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import struct
+from decimal import Decimal
 
 _SIMPLE_ESCAPES = {
     "\a": "\\a",
@@ -43,6 +44,15 @@ def quote(text: str) -> str:
                 out.append(f"\\U{code:08x}")
     out.append('"')
     return "".join(out)
+
+
+def go_bytes(text: str) -> bytes:
+    """The bytes of *text* as a Go string holds them.
+
+    Text that came from undecodable input (command-line arguments, file names) carries lone
+    surrogates; they become bytes too (invalid UTF-8, as in Go) instead of an exception.
+    """
+    return text.encode("utf-8", "surrogatepass")
 
 
 def _to_float32(value: float) -> float:
@@ -81,6 +91,35 @@ def format_float32(value: float) -> str:
     if point >= len(digits):
         return f"{sign}{digits}{'0' * (point - len(digits))}"
     return f"{sign}{digits[:point]}.{digits[point:]}"
+
+
+def format_json_number(value: float) -> str:
+    """A number as Go's ``encoding/json`` writes a ``float64`` (how its errors quote one).
+
+    Positional between 1e-6 and 1e21, else exponent form without a leading exponent zero
+    (``1e-7``, ``1e+21``); shortest digits that read back the same either way.
+    """
+    if math.isinf(value) or math.isnan(value):
+        return format_float64(value)
+    magnitude = abs(value)
+    text = repr(float(value))
+    if magnitude == 0 or 1e-6 <= magnitude < 1e21:
+        positional = format(Decimal(text), "f")
+        return positional[:-2] if positional.endswith(".0") else positional
+    mantissa, _, exponent = text.partition("e")
+    sign, digits = exponent[0], exponent[1:].lstrip("0") or "0"
+    if sign == "-" and len(digits) == 1:
+        return f"{mantissa}e-{digits}"
+    return f"{mantissa}e{sign}{digits.zfill(2)}"
+
+
+def format_float64(value: float) -> str:
+    """``strconv.FormatFloat(value, 'g', -1, 64)`` for the non-finite values Go names."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(value)
 
 
 def path_error(err: OSError, op: str, path: str) -> str:

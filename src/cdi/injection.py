@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from cdi.errors import CDIError
 from cdi.gopath import depth
 from cdi.gotext import quote
+from cdi.plaindata import copy_plain
 from cdi.spec.model import (
     EMPTY_EDITS,
     ContainerEdits,
@@ -183,7 +184,7 @@ def inject(
         raise InjectionError("can't edit nil OCI Spec")
     if not isinstance(oci_spec, Mapping):
         raise InjectionError("invalid OCI Spec: not an object")
-    result: OCISpec = _copy(oci_spec)
+    result: OCISpec = copy_plain(oci_spec)
     if edits is None or edits.is_empty():
         return result
     if edits.env:
@@ -209,15 +210,6 @@ def inject(
         if gid not in gids:
             gids.append(gid)
     return result
-
-
-def _copy(value: Any) -> Any:
-    # JSON-shaped data only; much faster than copy.deepcopy, and other values are immutable.
-    if isinstance(value, Mapping):
-        return {key: _copy(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_copy(item) for item in value]
-    return value
 
 
 def _object(parent: dict[str, Any], key: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from cdi.errors import InvalidNameError
-from cdi.gotext import quote
+from cdi.gotext import go_bytes, quote
 
 __all__ = [
     "is_qualified_name",
@@ -40,15 +40,15 @@ def _is_alphanumeric(char: str) -> bool:
 
 def _inner(name: str) -> str:
     """The characters between the first and last *byte*, as Go slices a string."""
-    return name.encode()[1:-1].decode(errors="replace")
+    return go_bytes(name)[1:-1].decode(errors="replace")
 
 
 def _first_byte(name: str) -> str:
-    return chr(name.encode()[0])
+    return chr(go_bytes(name)[0])
 
 
 def _last_byte(name: str) -> str:
-    return chr(name.encode()[-1])
+    return chr(go_bytes(name)[-1])
 
 
 def _vendor_or_class_problem(name: str) -> str | None:
@@ -88,7 +88,7 @@ def validate_device_name(name: str) -> None:
         raise InvalidNameError("invalid (empty) device name")
     if not _is_alphanumeric(_first_byte(name)):
         raise InvalidNameError(f"invalid class {quote(name)}, should start with a letter or digit")
-    if len(name.encode()) == 1:
+    if len(go_bytes(name)) == 1:
         return
     for char in _inner(name):
         if not (_is_alphanumeric(char) or char in "_-.:"):

@@ -8,8 +8,6 @@ of its fields. :func:`take_cdi_devices` implements ``cdi resolve``'s step of pul
 
 from __future__ import annotations
 
-import copy
-import io
 import json
 import sys
 from collections.abc import Mapping
@@ -17,6 +15,7 @@ from typing import IO, Any
 
 from cdi.errors import CDIError
 from cdi.gotext import path_error, quote
+from cdi.plaindata import MAX_DEPTH, copy_plain, nesting_depth
 
 __all__ = [
     "OCISpecError",
@@ -62,26 +61,32 @@ def parse_oci_spec(data: str | bytes, label: str) -> dict[str, Any]:
     An empty document is an empty spec, as in the reference. Raises :class:`OCISpecError`
     (``failed to parse OCI Spec ("<label>"): <why>``).
     """
+    from cdi.spec.failure import JSON_PHASE, YAML_PHASE
+
+    failed = f"failed to parse OCI Spec ({quote(label)}): "
+    from cdi.spec.load import read_json
+
     value: Any
-    try:
-        value = json.loads(data)
-    except (ValueError, RecursionError):
+    read = read_json(data, pairs=False)
+    if read is not None:
+        value = read[1]
+    else:
         from cdi.spec import yaml11
 
         try:
             value = _plain(yaml11.load(data))
-        except yaml11.YAMLValueError as err:
-            message = err.message
-            if err.line is not None:  # as go-yaml says it: "yaml: line 2: did not find ..."
-                prefix = "yaml: " if message.startswith("yaml: ") else ""
-                message = f"{prefix}line {err.line}: {message.removeprefix(prefix)}"
-            raise OCISpecError(f"failed to parse OCI Spec ({quote(label)}): {message}") from None
+        except yaml11.YAMLValueError as err:  # go-yaml's words: "yaml: line 2: did not find ..."
+            raise OCISpecError(failed + YAML_PHASE + err.message) from None
     if value is None:
         return {}
+    if nesting_depth(value) > MAX_DEPTH:
+        raise OCISpecError(f"{failed}{YAML_PHASE}yaml: exceeded max depth of {MAX_DEPTH}")
     if not isinstance(value, dict):
-        kind = "a list" if isinstance(value, list) else f"a {type(value).__name__}"
+        from cdi.spec.decode import describe_value
+
         raise OCISpecError(
-            f"failed to parse OCI Spec ({quote(label)}): the document is {kind}, not a mapping"
+            f"{failed}{JSON_PHASE}json: cannot unmarshal {describe_value(value)} "
+            "into Go value of type specs.Spec"
         )
     return value
 
@@ -108,33 +113,9 @@ def dump_document(value: Any, fmt: str) -> str:
     """
     if fmt == "json":
         return json.dumps(value, indent=2, ensure_ascii=False)
-    import yaml
+    from cdi.spec.encode import dump_yaml
 
-    from cdi.spec.yaml11 import GoYAMLResolver
-
-    class Dumper(
-        yaml.emitter.Emitter,
-        yaml.serializer.Serializer,
-        yaml.representer.SafeRepresenter,
-        GoYAMLResolver,
-    ):
-        def __init__(self, stream: Any) -> None:
-            yaml.emitter.Emitter.__init__(self, stream, allow_unicode=True, width=1 << 16)
-            yaml.serializer.Serializer.__init__(self)
-            yaml.representer.SafeRepresenter.__init__(
-                self, default_flow_style=False, sort_keys=False
-            )
-            GoYAMLResolver.__init__(self)
-
-    stream = io.StringIO()
-    dumper = Dumper(stream)
-    try:
-        dumper.open()
-        dumper.represent(value)
-        dumper.close()
-    finally:
-        dumper.dispose()
-    return stream.getvalue().rstrip("\n")
+    return dump_yaml(value).rstrip("\n")
 
 
 def take_cdi_devices(oci_spec: Mapping[str, Any]) -> tuple[list[str], dict[str, Any]]:
@@ -148,7 +129,7 @@ def take_cdi_devices(oci_spec: Mapping[str, Any]) -> tuple[list[str], dict[str, 
     """
     from cdi.names import is_qualified_name
 
-    result = copy.deepcopy(dict(oci_spec))
+    result: dict[str, Any] = copy_plain(oci_spec)
     linux = result.get("linux")
     if not isinstance(linux, dict) or not isinstance(linux.get("devices"), list):
         return [], result

@@ -4,13 +4,25 @@ Readers (other processes, our own registry) never see a half-written file: the s
 ``*.tmp`` file in the target directory (ignored by scanners and watchers), is synced, and is
 renamed into place. Files are 0644 so that unprivileged tools can read them (the reference
 writes 0600; upstream issue #224).
+
+A writer killed between creating its temporary file and renaming it leaves the file behind,
+and nobody else would ever remove it. So temporary files are named ``.cdi-spec.<pid>.<16 hex
+digits>.tmp`` — hidden, ending in ``.tmp``, and recognisably ours — and each write removes
+files of exactly that name that have not been modified for :data:`STALE_TEMPORARY_SECONDS`.
+A live write takes milliseconds, so the age leaves a wide margin for one still in progress;
+a writer stalled for longer finds its file gone and fails with ``rename failed: ...`` rather
+than installing anything. Files of any other name (the reference's own ``spec.*.tmp``
+included) are never touched.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
-import tempfile
+import re
+import stat
+import time
 
 from cdi.errors import SpecError, SpecWriteError
 from cdi.gotext import path_error, quote
@@ -21,6 +33,15 @@ from cdi.spec.model import Spec
 
 SPEC_EXTENSIONS = {".json": "json", ".yaml": "yaml"}
 SPEC_FILE_MODE = 0o644
+
+#: A temporary file of ours that has not changed for this long belongs to a dead writer.
+STALE_TEMPORARY_SECONDS = 300.0
+
+_TEMPORARY_PREFIX = ".cdi-spec."
+_TEMPORARY_SUFFIX = ".tmp"
+_TEMPORARY_NAME = re.compile(r"\.cdi-spec\.[0-9]+\.[0-9a-f]{16}\.tmp")
+
+_log = logging.getLogger(__name__)
 
 
 def spec_name(vendor: str, cls: str) -> str:
@@ -93,8 +114,9 @@ def write_spec(
         raise SpecWriteError(
             f"failed to create Spec dir: {path_error(err, 'mkdir', directory)}"
         ) from None
+    remove_stale_temporaries(directory)
     try:
-        fd, temporary = tempfile.mkstemp(prefix="spec.", suffix=".tmp", dir=directory)
+        fd, temporary = _create_temporary(directory)
     except OSError as err:
         raise SpecWriteError(
             f"failed to create Spec file: {path_error(err, 'open', directory)}"
@@ -116,6 +138,61 @@ def write_spec(
             os.unlink(temporary)
     _sync_directory(directory)
     return target
+
+
+def _temporary_name() -> str:
+    return f"{_TEMPORARY_PREFIX}{os.getpid()}.{os.urandom(8).hex()}{_TEMPORARY_SUFFIX}"
+
+
+def _create_temporary(directory: str) -> tuple[int, str]:
+    """A new, empty temporary file of ours in *directory*, open for writing (mode 0600 until
+    the data is complete)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    for _ in range(9):  # a clash of 64 random bits: next to impossible, but not an error
+        path = os.path.join(directory, _temporary_name())
+        with contextlib.suppress(FileExistsError):
+            return os.open(path, flags, 0o600), path
+    path = os.path.join(directory, _temporary_name())
+    return os.open(path, flags, 0o600), path
+
+
+def is_temporary_name(name: str) -> bool:
+    """Whether *name* is the name of one of our temporary spec files."""
+    return _TEMPORARY_NAME.fullmatch(name) is not None
+
+
+def remove_stale_temporaries(
+    directory: str | os.PathLike[str], older_than: float = STALE_TEMPORARY_SECONDS
+) -> list[str]:
+    """Remove our temporary files in *directory* unchanged for *older_than* seconds, left by
+    writers that were killed; returns their paths. Never raises: this is housekeeping.
+
+    Only regular files whose name is exactly ours are removed; anything else (another
+    tool's temporary files, links, directories) is left alone.
+    """
+    removed: list[str] = []
+    deadline = time.time() - older_than
+    try:
+        listing = os.scandir(directory)
+    except OSError:
+        return removed
+    with listing:
+        for entry in listing:
+            if not is_temporary_name(entry.name):
+                continue
+            try:
+                info = entry.stat(follow_symlinks=False)
+                if not stat.S_ISREG(info.st_mode) or info.st_mtime > deadline:
+                    continue  # not a file we made, or a writer may still be at work
+                os.unlink(entry.path)
+            except FileNotFoundError:
+                continue  # another writer cleaned it up first
+            except OSError as err:
+                _log.debug("cannot remove stale temporary spec file %s: %s", entry.path, err)
+                continue
+            _log.info("removed stale temporary spec file %s", entry.path)
+            removed.append(entry.path)
+    return removed
 
 
 def _install(temporary: str, target: str, overwrite: bool) -> None:

@@ -36,16 +36,33 @@ def run_build(
     return result, shown
 
 
+class FakeRegistry:
+    """The one part of a registry the executor reads: its per-file errors."""
+
+    def __init__(self, errors: Mapping[str, Sequence[str]]) -> None:
+        self._errors = {path: [CDIError(text) for text in texts] for path, texts in errors.items()}
+
+    def errors(self) -> dict[str, list[CDIError]]:
+        return dict(self._errors)
+
+
 class FakePolicy:
     """A device policy with the executor's three calls, recording them.
 
     Devices in *allowed* pass; *refuse* lists names whose request is refused with BuildKit's
     message; injection adds ``<NAME>_DEVICE=injected`` per device to the environment.
+    *spec_errors* are the registry's problems (path -> messages).
     """
 
-    def __init__(self, refuse: Sequence[str] = (), inject_error: str | None = None) -> None:
+    def __init__(
+        self,
+        refuse: Sequence[str] = (),
+        inject_error: str | None = None,
+        spec_errors: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
         self.refuse = set(refuse)
         self.inject_error = inject_error
+        self.registry = FakeRegistry(spec_errors or {})
         self.authorized: list[list[DeviceRequest]] = []
         self.prepared: list[list[DeviceRequest]] = []
         self.injected: list[list[DeviceRequest]] = []

@@ -176,6 +176,7 @@ def test_injection_failure(context: Path, busybox_rootfs: Path) -> None:
             policy=cast(DevicePolicy, fake),
         )
     assert str(raised.value) == (
+        'process "/bin/sh -c true" did not complete successfully: '
         'CDI device injection failed: required device "x" is not registered'
     )
 

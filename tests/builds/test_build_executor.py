@@ -11,15 +11,16 @@ import json
 import os
 import tarfile
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import pytest
 from buildtools import NO_RUNTIME, FakePolicy, run_build, write_tree
 
-from cdi.build import BuildError, DeviceLoadError, Progress, StepError, parse_output
+from cdi.build import BuildError, DeviceLoadError, ProcessError, Progress, StepError, parse_output
 from cdi.build.fs import Root
 from cdi.build.image import ImageConfig
 from cdi.build.output import write_oci
+from cdi.errors import CDIError
 from cdi.policy import DevicePolicy, DeviceRequest, Entitlements
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="builds set file owners (needs root)")
@@ -165,6 +166,67 @@ def test_entitlements_reach_the_policy(context: Path, base: Path) -> None:
             entitlements=Entitlements(all_devices=True),
             runtime=NO_RUNTIME,
         )
+
+
+def test_runtime_failure_is_reported_as_the_process_failing(context: Path, base: Path) -> None:
+    with pytest.raises(ProcessError) as raised:
+        run_build(
+            context,
+            'FROM base\nRUN ["/bin/app", "x y"]\n',
+            build_contexts={"base": str(base)},
+            runtime=NO_RUNTIME,
+        )
+    assert str(raised.value).startswith(
+        'process "/bin/app x y" did not complete successfully: OCI runtime "/nonexistent/runc"'
+    )
+    assert raised.value.process_args == ("/bin/app", "x y")
+    assert raised.value.line == 2
+
+
+class FailingSetup(FakePolicy):
+    def prepare(self, requests: Any, progress: Any = None) -> None:
+        raise CDIError("failed to create vendor.com/gpu device: no network")
+
+
+def test_device_setup_failure_is_not_a_process_failure(context: Path, base: Path) -> None:
+    # BuildKit sets on-demand devices up before the step's process: its own message.
+    with pytest.raises(BuildError) as raised:
+        run_build(
+            context,
+            LABS + "FROM base\nRUN --device=vendor.com/gpu true\n",
+            build_contexts={"base": str(base)},
+            policy=policy(FailingSetup()),
+            runtime=NO_RUNTIME,
+        )
+    assert not isinstance(raised.value, ProcessError)
+    assert str(raised.value) == "failed to create vendor.com/gpu device: no network"
+
+
+def test_spec_errors_are_warnings_when_the_build_uses_devices(context: Path, base: Path) -> None:
+    errors = {"/etc/cdi/bad.yaml": ["failed to load CDI Spec boom"]}
+    shown = Progress()
+    with pytest.raises(ProcessError):
+        run_build(
+            context,
+            LABS + "FROM base\nRUN --device=vendor1.com/device true\n",
+            build_contexts={"base": str(base)},
+            policy=policy(FakePolicy(spec_errors=errors)),
+            runtime=NO_RUNTIME,
+            progress=shown,
+        )
+    assert shown.warnings == ["CDI setup error /etc/cdi/bad.yaml: failed to load CDI Spec boom"]
+
+    quiet = Progress()
+    with pytest.raises(ProcessError):
+        run_build(
+            context,
+            "FROM base\nRUN true\n",
+            build_contexts={"base": str(base)},
+            policy=policy(FakePolicy(spec_errors=errors)),
+            runtime=NO_RUNTIME,
+            progress=quiet,
+        )
+    assert quiet.warnings == []
 
 
 # --- stages, COPY, config -----------------------------------------------------------------------

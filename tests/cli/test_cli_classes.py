@@ -17,8 +17,8 @@ def test_classes_text(cdi: Invoke, tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert result.stdout == (
         "CDI device classes found:\n"
-        "  1. gpu (2 vendors: vendor1.com, vendor2.com)\n"
-        "  2. net (1 vendors: vendor1.com)\n"
+        "  0. gpu (2 vendors: vendor1.com, vendor2.com)\n"
+        "  1. net (1 vendors: vendor1.com)\n"
     )
 
 

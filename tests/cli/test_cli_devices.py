@@ -16,16 +16,16 @@ def test_devices_text_sorted(cdi: Invoke, tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert result.stdout == (
         "CDI devices found:\n"
-        "  1. vendor1.com/device=foo\n"
-        "  2. vendor2.com/gpu=gpu0\n"
-        "  3. vendor2.com/gpu=gpu1\n"
+        "  0. vendor1.com/device=foo\n"
+        "  1. vendor2.com/gpu=gpu0\n"
+        "  2. vendor2.com/gpu=gpu1\n"
     )
 
 
 @pytest.mark.parametrize("alias", ["devs", "dev"])
 def test_aliases_of_the_reference_tool(cdi: Invoke, vendor1: Path, alias: str) -> None:
     result = cdi("--spec-dir", str(vendor1), alias)
-    assert result.stdout == "CDI devices found:\n  1. vendor1.com/device=foo\n"
+    assert result.stdout == "CDI devices found:\n  0. vendor1.com/device=foo\n"
 
 
 def test_no_devices(cdi: Invoke, tmp_path: Path) -> None:
@@ -43,11 +43,38 @@ def test_verbose_shows_definition_and_spec_edits(cdi: Invoke, tmp_path: Path) ->
         f"  vendor.com/gpu=a ({path})\n"
         "    name: a\n"
         "    containerEdits:\n"
-        "      env:\n"
-        "      - A=1\n"
+        "        env:\n"
+        "            - A=1\n"
         "    global Spec containerEdits:\n"
         "      env:\n"
-        "      - SHARED=1\n"
+        "          - SHARED=1\n"
+    )
+
+
+def test_verbose_shows_spec_edits_the_reference_would_hide(cdi: Invoke, tmp_path: Path) -> None:
+    # The reference shows them only for env, deviceNodes, hooks or mounts; GIDs count here.
+    text = spec("vendor.com/gpu", "a") + "containerEdits: {additionalGids: [44]}\n"
+    write(tmp_path, "v.yaml", text.replace("0.3.0", "0.7.0"))
+    result = cdi("--spec-dir", str(tmp_path), "devices", "-v")
+    assert result.stdout.splitlines()[-3:] == [
+        "    global Spec containerEdits:",
+        "      additionalGids:",
+        "          - 44",
+    ]
+
+
+def test_a_file_only_the_reference_defect_accepts_is_listed(cdi: Invoke, tmp_path: Path) -> None:
+    # cdiVersion 0.3.0 with a hostPath (0.5.0) on the first device: every Go runtime loads it.
+    text = (
+        "cdiVersion: 0.3.0\nkind: vendor.com/gpu\ndevices:\n"
+        "  - name: a\n    containerEdits: {deviceNodes: [{path: /dev/a, hostPath: /dev/b}]}\n"
+        "  - name: b\n    containerEdits: {env: [B=1]}\n"
+    )
+    write(tmp_path, "v.yaml", text)
+    result = cdi("--spec-dir", str(tmp_path), "devices")
+    assert (result.stdout, result.stderr) == (
+        "CDI devices found:\n  0. vendor.com/gpu=a\n  1. vendor.com/gpu=b\n",
+        "",
     )
 
 

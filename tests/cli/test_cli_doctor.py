@@ -109,7 +109,8 @@ def test_file_that_cannot_be_read_at_all(cdi: Invoke, vendor1: Path) -> None:
         '  - kind "vendor1.com/device" has no device "bar" (its devices: foo)\n'
         "  - a spec file failed to load, so whether it defines this device is unknown: "
         f'{garbage}:2:1: failed to load CDI Spec failed to parse CDI Spec "{garbage}": '
-        "failed to unmarshal CDI Spec: yaml: did not find expected node content\n"
+        "failed to unmarshal CDI Spec: "
+        "error converting YAML to JSON: yaml: line 1: did not find expected node content\n"
     )
 
 

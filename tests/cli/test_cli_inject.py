@@ -127,11 +127,31 @@ def test_unparsable_oci_spec(cdi: Invoke, specs: Path) -> None:
     result = cdi("--spec-dir", str(specs), "inject", "-", "vendor.com/net=eth", input="a: [\n")
     assert result.exit_code == 1
     assert result.stderr == (
-        'Error: failed to parse OCI Spec ("-"): yaml: line 2: did not find expected node content\n'
+        'Error: failed to parse OCI Spec ("-"): '
+        "error converting YAML to JSON: yaml: line 1: did not find expected node content\n"
     )
     result = cdi("--spec-dir", str(specs), "inject", "-", "vendor.com/net=eth", input="[1]")
     assert result.stderr == (
-        'Error: failed to parse OCI Spec ("-"): the document is a list, not a mapping\n'
+        'Error: failed to parse OCI Spec ("-"): '
+        "error unmarshaling JSON: while decoding JSON: "
+        "json: cannot unmarshal array into Go value of type specs.Spec\n"
+    )
+
+
+@pytest.mark.parametrize("command", ["inject", "resolve"])
+def test_deeply_nested_oci_spec_is_refused_clearly(
+    cdi: Invoke, specs: Path, tmp_path: Path, command: str
+) -> None:
+    # Deep enough to pass json's own limit, far too deep for any OCI spec.
+    path = tmp_path / "deep.json"
+    path.write_text('{"ociVersion": "1.0.2", "a": ' + '{"a": ' * 500 + "1" + "}" * 501)
+    args = [str(path), "vendor.com/net=eth"] if command == "inject" else [str(path)]
+    result = cdi("--spec-dir", str(specs), command, *args)
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.endswith(
+        f'failed to parse OCI Spec ("{path}"): '
+        "error converting YAML to JSON: yaml: exceeded max depth of 100\n"
     )
 
 

@@ -46,7 +46,7 @@ def test_entry_point_in_a_subprocess(tmp_path: Path) -> None:
     result = run_cdi("--spec-dir", str(tmp_path), "devices")
     assert (result.returncode, result.stdout, result.stderr) == (
         0,
-        "CDI devices found:\n  1. vendor1.com/device=foo\n",
+        "CDI devices found:\n  0. vendor1.com/device=foo\n",
         "",
     )
 
@@ -118,5 +118,5 @@ def test_every_command_honours_spec_dir(
 def test_commands_covered_by_the_spec_dir_test() -> None:
     covered = {args[0] for args, _ in EVERY_COMMAND}
     # monitor and run are checked through real processes (test_cli_monitor, test_cli_run*);
-    # inspect has BuildKit's own rules for directories (test_cli_inspect).
-    assert covered | {"monitor", "run", "inspect"} >= set(COMMANDS) - {"build"}
+    # inspect has BuildKit's own rules for directories (test_cli_inspect); rootfs reads none.
+    assert covered | {"monitor", "run", "inspect"} >= set(COMMANDS) - {"build", "rootfs"}

@@ -87,13 +87,13 @@ def test_prints_again_after_each_change(monitors: list[Monitor], tmp_path: Path)
     monitors.append(monitor)
     monitor.expect("No CDI devices found.")
     write(tmp_path, "vendor1.yaml", VENDOR1)
-    monitor.expect("", "CDI devices found:", "  1. vendor1.com/device=foo")
+    monitor.expect("", "CDI devices found:", "  0. vendor1.com/device=foo")
     write(tmp_path, "vendor2.yaml", spec("vendor2.com/gpu", "gpu0"))
     monitor.expect(
-        "", "CDI devices found:", "  1. vendor1.com/device=foo", "  2. vendor2.com/gpu=gpu0"
+        "", "CDI devices found:", "  0. vendor1.com/device=foo", "  1. vendor2.com/gpu=gpu0"
     )
     (tmp_path / "vendor1.yaml").unlink()
-    monitor.expect("", "CDI devices found:", "  1. vendor2.com/gpu=gpu0")
+    monitor.expect("", "CDI devices found:", "  0. vendor2.com/gpu=gpu0")
     status, stderr = monitor.stop()
     assert (status, stderr) == (0, "")
     assert monitor.lines.empty()
@@ -105,14 +105,14 @@ def test_a_change_that_leaves_the_view_alone_prints_nothing(
     write(tmp_path, "vendor1.yaml", VENDOR1)
     monitor = Monitor("--spec-dir", str(tmp_path), "monitor", "vendors")
     monitors.append(monitor)
-    monitor.expect("CDI vendors found:", '  1. "vendor1.com" (1 CDI Spec Files)')
+    monitor.expect("CDI vendors found:", '  0. "vendor1.com" (1 CDI Spec Files)')
     write(tmp_path, "vendor1.yaml", VENDOR1.replace("injected", "changed"))  # same vendors
     write(tmp_path, "vendor2.yaml", spec("vendor2.com/gpu", "gpu0"))
     monitor.expect(
         "",
         "CDI vendors found:",
-        '  1. "vendor1.com" (1 CDI Spec Files)',
-        '  2. "vendor2.com" (1 CDI Spec Files)',
+        '  0. "vendor1.com" (1 CDI Spec Files)',
+        '  1. "vendor2.com" (1 CDI Spec Files)',
     )
     assert monitor.stop() == (0, "")
     assert monitor.lines.empty()
@@ -140,7 +140,7 @@ def test_all_views_and_a_directory_created_later(monitors: list[Monitor], tmp_pa
         "No CDI devices found.",
         "No CDI Specs found.",
         f"  {later} has 1 errors:",
-        "    1. failed to monitor for changes: no such file or directory",
+        "    0. failed to monitor for changes: no such file or directory",
     )
     later.mkdir()  # watched now: the error goes
     monitor.expect(
@@ -154,11 +154,11 @@ def test_all_views_and_a_directory_created_later(monitors: list[Monitor], tmp_pa
     monitor.expect(
         "",
         "CDI vendors found:",
-        '  1. "vendor1.com" (1 CDI Spec Files)',
+        '  0. "vendor1.com" (1 CDI Spec Files)',
         "CDI device classes found:",
-        "  1. device (1 vendors: vendor1.com)",
+        "  0. device (1 vendors: vendor1.com)",
         "CDI devices found:",
-        "  1. vendor1.com/device=foo",
+        "  0. vendor1.com/device=foo",
         "CDI Specs found:",
         "Vendor vendor1.com:",
         f"  Spec File {later}/vendor1.yaml",

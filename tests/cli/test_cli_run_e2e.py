@@ -1,8 +1,12 @@
-"""``cdi run`` end to end: the real entry point, real runc, a busybox root, injected devices."""
+"""``cdi run`` end to end: the real entry point, real runc, a busybox root, injected devices.
+
+Containers run in the test's own runc state directory (``$CDI_RUNTIME_ROOT``, from the
+``runtime_root`` fixture), and what is left behind is checked there: containers other runs
+of the suite or other users start cannot change the outcome.
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -11,6 +15,8 @@ from pathlib import Path
 
 import pytest
 from clitools import EXAMPLES, run_cdi, write
+
+from runctools import RuncState
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("require_runtime")]
 
@@ -32,13 +38,6 @@ devices:
 """
 
 
-def _runc_ids() -> set[str]:
-    listed = subprocess.run(
-        ["runc", "list", "--format", "json"], capture_output=True, text=True, check=True
-    ).stdout
-    return {entry["id"] for entry in json.loads(listed or "null") or []}
-
-
 @pytest.fixture
 def specs(tmp_path: Path) -> Path:
     data = tmp_path / "data"
@@ -54,8 +53,7 @@ def _scratch(tmp_path: Path) -> dict[str, str]:
     return {"TMPDIR": str(scratch)}
 
 
-def test_the_tutorial_device(tmp_path: Path) -> None:
-    before = _runc_ids()
+def test_the_tutorial_device(tmp_path: Path, runc: RuncState) -> None:
     result = run_cdi(
         "--spec-dir",
         str(EXAMPLES),
@@ -69,7 +67,7 @@ def test_the_tutorial_device(tmp_path: Path) -> None:
         env=_scratch(tmp_path),
     )
     assert (result.returncode, result.stdout, result.stderr) == (0, "FOO=injected\n", "")
-    assert _runc_ids() == before
+    assert runc.ids() == set()
     assert list((tmp_path / "tmp").iterdir()) == []  # no root, no bundle left behind
 
 
@@ -117,8 +115,7 @@ def test_exit_status_is_the_commands(tmp_path: Path) -> None:
     assert (result.returncode, result.stdout, result.stderr) == (7, "out\n", "err\n")
 
 
-def test_command_not_found(tmp_path: Path) -> None:
-    before = _runc_ids()
+def test_command_not_found(tmp_path: Path, runc: RuncState) -> None:
     result = run_cdi("run", "no-such-command", env=_scratch(tmp_path))
     assert result.returncode == 127
     assert result.stdout == ""
@@ -126,7 +123,7 @@ def test_command_not_found(tmp_path: Path) -> None:
         'Error: runc run failed: unable to start container process: exec: "no-such-command": '
         "executable file not found in $PATH\n"
     )
-    assert _runc_ids() == before
+    assert runc.ids() == set()
     assert list((tmp_path / "tmp").iterdir()) == []
 
 
@@ -154,8 +151,9 @@ def test_host_environment_is_not_passed(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("sig", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_stopping_cdi_run_removes_the_container(tmp_path: Path, sig: int, status: int) -> None:
-    before = _runc_ids()
+def test_stopping_cdi_run_removes_the_container(
+    tmp_path: Path, runc: RuncState, sig: int, status: int
+) -> None:
     process = subprocess.Popen(
         [*CDI, "run", "sh", "-c", "echo started; sleep 60"],
         stdout=subprocess.PIPE,
@@ -166,7 +164,7 @@ def test_stopping_cdi_run_removes_the_container(tmp_path: Path, sig: int, status
     try:
         assert process.stdout is not None
         assert process.stdout.readline() == "started\n"
-        assert len(_runc_ids() - before) == 1
+        assert len(runc.ids()) == 1
         process.send_signal(sig)
         process.wait(timeout=30)
     finally:
@@ -174,5 +172,33 @@ def test_stopping_cdi_run_removes_the_container(tmp_path: Path, sig: int, status
             process.kill()
         process.communicate()
     assert process.returncode == status
-    assert _runc_ids() == before
+    assert runc.ids() == set()
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_runtime_root_option(tmp_path: Path, runc: RuncState) -> None:
+    # --runtime-root wins over $CDI_RUNTIME_ROOT (the fixture's root, which stays unused); a
+    # relative directory is taken from where cdi runs.
+    chosen = RuncState(tmp_path / "state")
+    process = subprocess.Popen(
+        [*CDI, "run", "--runtime-root", "state", "sh", "-c", "echo started; sleep 60"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, **_scratch(tmp_path)},
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline() == "started\n"
+        (container,) = chosen.ids()
+        assert chosen.status(container) == "running"
+        assert runc.ids() == set()
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+    assert process.returncode == 143
+    assert chosen.ids() == set()

@@ -63,10 +63,10 @@ def test_verbose_dumps_the_spec(cdi: Invoke, tmp_path: Path) -> None:
         "    cdiVersion: 0.3.0\n"
         "    kind: vendor1.com/device\n"
         "    devices:\n"
-        "    - name: foo\n"
-        "      containerEdits:\n"
-        "        env:\n"
-        "        - FOO=1\n"
+        "        - name: foo\n"
+        "          containerEdits:\n"
+        "            env:\n"
+        "                - FOO=1\n"
     )
 
 
@@ -80,7 +80,7 @@ def test_files_with_errors_follow_with_positions(cdi: Invoke, tmp_path: Path) ->
         "Vendor vendor1.com:\n"
         f"  Spec File {tmp_path}/a.yaml\n"
         f"  {tmp_path}/z.yaml has 1 errors:\n"
-        f"    1. {tmp_path}/z.yaml:5:28: {BROKEN_ERROR}\n"
+        f"    0. {tmp_path}/z.yaml:5:28: {BROKEN_ERROR}\n"
     )
 
 
@@ -90,7 +90,7 @@ def test_only_errors(cdi: Invoke, tmp_path: Path) -> None:
     assert result.stdout == (
         "No CDI Specs found.\n"
         f"  {tmp_path}/z.yaml has 1 errors:\n"
-        f"    1. {tmp_path}/z.yaml:5:28: {BROKEN_ERROR}\n"
+        f"    0. {tmp_path}/z.yaml:5:28: {BROKEN_ERROR}\n"
     )
 
 
@@ -104,9 +104,9 @@ def test_conflicts_are_errors_of_both_files(cdi: Invoke, tmp_path: Path) -> None
     )
     assert result.stdout.splitlines()[-4:] == [
         f"  {tmp_path}/b.yaml has 1 errors:",
-        f"    1. {conflict}",
+        f"    0. {conflict}",
         f"  {tmp_path}/a.yaml has 1 errors:",
-        f"    1. {conflict}",
+        f"    0. {conflict}",
     ]
 
 
@@ -149,3 +149,46 @@ def test_specs_json_verbose_has_the_spec(cdi: Invoke, tmp_path: Path) -> None:
         "devices": [{"name": "foo", "containerEdits": {"env": ["FOO=1"]}}],
         "containerEdits": {},
     }
+
+
+NESTED = """\
+cdiVersion: 0.5.0
+kind: vendor.com/gpu
+devices:
+  - name: "0"
+    containerEdits:
+      deviceNodes:
+        - {path: /dev/gpu0, fileMode: 0660, major: 195}
+      hooks:
+        - hookName: createContainer
+          path: /usr/bin/hook
+          args: [hook, "--opt=yes", "y", "multi\\nline"]
+"""
+
+
+def test_verbose_yaml_is_laid_out_as_yaml_v3(cdi: Invoke, tmp_path: Path) -> None:
+    # Four spaces a level, sequences indented under their key, an item's content just past
+    # "- " and deeper levels at the next multiple of four; ambiguous strings double-quoted.
+    write(tmp_path, "a.yaml", NESTED)
+    result = cdi("--spec-dir", str(tmp_path), "specs", "-v")
+    assert result.stdout.splitlines()[3:] == [
+        "    cdiVersion: 0.5.0",
+        "    kind: vendor.com/gpu",
+        "    devices:",
+        '        - name: "0"',
+        "          containerEdits:",
+        "            deviceNodes:",
+        "                - path: /dev/gpu0",
+        "                  major: 195",
+        "                  fileMode: 432",
+        "            hooks:",
+        "                - hookName: createContainer",
+        "                  path: /usr/bin/hook",
+        "                  args:",
+        "                    - hook",
+        "                    - --opt=yes",
+        '                    - "y"',
+        "                    - |-",
+        "                      multi",
+        "                      line",
+    ]

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import yaml
 from clitools import EXAMPLES, VENDOR1, Invoke, spec, write
+
+from tables import cases
 
 BAD_ENV = 'invalid CDI Spec: failed add device "x": invalid device "x": invalid container edits: '
 BROKEN = (
@@ -41,14 +45,24 @@ def test_missing_file(cdi: Invoke, tmp_path: Path) -> None:
     )
 
 
-def test_strict_flags_a_version_higher_than_needed(cdi: Invoke, tmp_path: Path) -> None:
-    path = write(tmp_path, "v.yaml", spec("vendor1.com/device", "foo", version="0.6.0"))
-    assert cdi("validate", str(path)).exit_code == 0
-    result = cdi("validate", "--strict", str(path))
-    assert result.exit_code == 1
-    assert result.stderr == (
-        f"{path}: cdiVersion 0.6.0 is higher than needed (minimum 0.3.0); "
-        "older runtimes would refuse this spec\n"
+@cases("cli/validate_versions.yaml")
+def test_versions(cdi: Invoke, tmp_path: Path, case: dict[str, Any]) -> None:
+    document: dict[str, Any] = {
+        "cdiVersion": case["version"],
+        "kind": "vendor.com/device",
+        "devices": [
+            {"name": f"dev{index}", "containerEdits": edits}
+            for index, edits in enumerate(case["devices"])
+        ],
+    }
+    if "specEdits" in case:
+        document["containerEdits"] = case["specEdits"]
+    path = write(tmp_path, "v.yaml", yaml.safe_dump(document, sort_keys=False))
+    result = cdi("validate", *(["--strict"] if case.get("strict") else []), str(path))
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        case["exit"],
+        case["stdout"].format(path=path),
+        case["stderr"].format(path=path),
     )
 
 
@@ -74,6 +88,8 @@ def test_validate_json(cdi: Invoke, tmp_path: Path) -> None:
             "cdiVersion": "0.3.0",
             "minimumVersion": "0.3.0",
             "errors": [],
+            "warnings": [],
+            "notes": [],
         },
         {
             "path": str(bad),
@@ -86,7 +102,37 @@ def test_validate_json(cdi: Invoke, tmp_path: Path) -> None:
                     "hint": None,
                 }
             ],
+            "warnings": [],
+            "notes": [],
         },
+    ]
+
+
+def test_warnings_and_notes_in_json(cdi: Invoke, tmp_path: Path) -> None:
+    masked = write(
+        tmp_path,
+        "masked.yaml",
+        "cdiVersion: 0.3.0\nkind: vendor.com/gpu\ndevices:\n"
+        "- name: a\n  containerEdits: {mounts: [{hostPath: /a, containerPath: /a, type: bind}]}\n"
+        "- name: b\n  containerEdits: {env: [A=1]}\n",
+    )
+    high = write(tmp_path, "high.yaml", spec("vendor1.com/device", "foo", version="1.1.0"))
+    result = cdi("validate", "--strict", "-o", "json", str(high))
+    assert result.exit_code == 0
+    (entry,) = json.loads(result.stdout)
+    assert (entry["ok"], entry["warnings"]) == (True, [])
+    assert entry["notes"] == [
+        "cdiVersion 1.1.0 is higher than needed (minimum 0.3.0); "
+        "runtimes that know only versions below 1.1.0 would refuse this spec"
+    ]
+    result = cdi("validate", "-o", "json", str(masked))
+    assert result.exit_code == 0
+    (entry,) = json.loads(result.stdout)
+    assert (entry["ok"], entry["cdiVersion"], entry["minimumVersion"]) == (True, "0.3.0", "0.4.0")
+    assert entry["errors"] == [] and entry["notes"] == []
+    assert [w.split(";")[0] for w in entry["warnings"]] == [
+        "cdiVersion 0.3.0 is lower than the content needs "
+        '(minimum 0.4.0: a mount type in device "a")'
     ]
 
 
@@ -150,6 +196,8 @@ def test_registry_mode_json(cdi: Invoke, tmp_path: Path) -> None:
             "cdiVersion": "0.3.0",
             "minimumVersion": "0.3.0",
             "errors": [error],
+            "warnings": [],
+            "notes": [],
             "priority": 0,
         }
         for path in (a, b)

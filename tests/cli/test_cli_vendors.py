@@ -16,8 +16,8 @@ def test_vendors_text_counts_spec_files(cdi: Invoke, tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert result.stdout == (
         "CDI vendors found:\n"
-        '  1. "vendor1.com" (2 CDI Spec Files)\n'
-        '  2. "vendor2.com" (1 CDI Spec Files)\n'
+        '  0. "vendor1.com" (2 CDI Spec Files)\n'
+        '  1. "vendor2.com" (1 CDI Spec Files)\n'
     )
     assert result.stderr == ""
 
@@ -49,4 +49,4 @@ def test_files_that_fail_to_load_do_not_count(cdi: Invoke, tmp_path: Path) -> No
     write(tmp_path, "a.yaml", spec("vendor1.com/device", "foo"))
     write(tmp_path, "b.yaml", "cdiVersion: 0.3.0\nkind: vendor1.com/device\n")
     result = cdi("--spec-dir", str(tmp_path), "vendors")
-    assert result.stdout == 'CDI vendors found:\n  1. "vendor1.com" (1 CDI Spec Files)\n'
+    assert result.stdout == 'CDI vendors found:\n  0. "vendor1.com" (1 CDI Spec Files)\n'

@@ -1,4 +1,8 @@
-"""run_container under the real runc, on the session's busybox root filesystem."""
+"""run_container under the real runc, on the session's busybox root filesystem.
+
+Containers live in the test's own runc state directory (``$CDI_RUNTIME_ROOT``, set by the
+``runtime_root`` fixture), which is where these tests look for what is left of them.
+"""
 
 from __future__ import annotations
 
@@ -22,25 +26,9 @@ from cdi.runtime import (
     new_container_id,
     run_container,
 )
+from runctools import RuncState
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("require_runtime")]
-
-
-def runc_ids() -> set[str]:
-    listed = subprocess.run(
-        ["runc", "list", "--format", "json"], capture_output=True, text=True, check=True
-    ).stdout
-    return {entry["id"] for entry in json.loads(listed or "null") or []}
-
-
-def runc_status(container_id: str) -> str | None:
-    result = subprocess.run(
-        ["runc", "state", container_id], check=False, capture_output=True, text=True
-    )
-    if result.returncode != 0:
-        return None
-    status: str = json.loads(result.stdout)["status"]
-    return status
 
 
 def run(rootfs: Path, tmp_path: Path, spec: dict[str, Any], **kwargs: Any) -> tuple[int, str, str]:
@@ -160,7 +148,7 @@ def test_device_node_needs_a_cgroup_rule(busybox_rootfs: Path, tmp_path: Path) -
 
 
 def test_hooks_run_and_failing_hooks_are_runtime_errors(
-    busybox_rootfs: Path, tmp_path: Path
+    busybox_rootfs: Path, tmp_path: Path, runc: RuncState
 ) -> None:
     state = tmp_path / "state.json"
     spec = default_oci_spec(["true"])
@@ -174,19 +162,22 @@ def test_hooks_run_and_failing_hooks_are_runtime_errors(
         run(busybox_rootfs, tmp_path, spec, container_id=cid)
     assert "hook" in str(info.value)
     assert info.value.exit_status == 125
-    assert cid not in runc_ids()
+    assert runc.ids() == set()
 
 
 @pytest.mark.parametrize("kind", ["prestart", "createContainer", "poststart"])
-def test_failing_hooks_before_and_at_start(busybox_rootfs: Path, tmp_path: Path, kind: str) -> None:
+def test_failing_hooks_before_and_at_start(
+    busybox_rootfs: Path, tmp_path: Path, kind: str, runc: RuncState
+) -> None:
     spec = default_oci_spec(["true"])
     spec["hooks"] = {kind: [{"path": "/bin/sh", "args": ["sh", "-c", "exit 7"]}]}
     with pytest.raises(ContainerError, match="error running hook #0"):
         run(busybox_rootfs, tmp_path, spec)
+    assert runc.ids() == set()
 
 
 def test_failing_poststop_hook_keeps_the_status(
-    busybox_rootfs: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    busybox_rootfs: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, runc: RuncState
 ) -> None:
     spec = sh("exit 5")
     spec["hooks"] = {"poststop": [{"path": "/bin/sh", "args": ["sh", "-c", "exit 7"]}]}
@@ -194,10 +185,12 @@ def test_failing_poststop_hook_keeps_the_status(
     with caplog.at_level(logging.WARNING, logger="cdi.runtime"):
         assert run(busybox_rootfs, tmp_path, spec, container_id=cid)[0] == 5
     assert "error running hook #0" in caplog.text
-    assert cid not in runc_ids()
+    assert runc.ids() == set()
 
 
-def test_missing_command_is_a_container_error(busybox_rootfs: Path, tmp_path: Path) -> None:
+def test_missing_command_is_a_container_error(
+    busybox_rootfs: Path, tmp_path: Path, runc: RuncState
+) -> None:
     cid = new_container_id()
     with pytest.raises(ContainerError) as info:
         run(busybox_rootfs, tmp_path, default_oci_spec(["/nonexistent"]), container_id=cid)
@@ -207,19 +200,24 @@ def test_missing_command_is_a_container_error(busybox_rootfs: Path, tmp_path: Pa
     assert "no such file or directory" in str(error)
     assert error.exit_status == 127
     assert error.container_id == cid
-    assert cid not in runc_ids()
+    assert runc.ids() == set()
 
 
-def test_command_not_in_path_and_not_executable(busybox_rootfs: Path, tmp_path: Path) -> None:
+def test_command_not_in_path_and_not_executable(
+    busybox_rootfs: Path, tmp_path: Path, runc: RuncState
+) -> None:
     with pytest.raises(ContainerError, match="executable file not found") as info:
         run(busybox_rootfs, tmp_path, default_oci_spec(["no-such-command"]))
     assert info.value.exit_status == 127
     with pytest.raises(ContainerError, match="permission denied") as info:
         run(busybox_rootfs, tmp_path, default_oci_spec(["/etc/passwd"]))
     assert info.value.exit_status == 126
+    assert runc.ids() == set()
 
 
-def test_unusable_spec_is_a_container_error(fresh_rootfs: Path, tmp_path: Path) -> None:
+def test_unusable_spec_is_a_container_error(
+    fresh_rootfs: Path, tmp_path: Path, runc: RuncState
+) -> None:
     missing = tmp_path / "missing-source"
     spec = default_oci_spec(["true"])
     spec["mounts"].append(
@@ -230,6 +228,7 @@ def test_unusable_spec_is_a_container_error(fresh_rootfs: Path, tmp_path: Path) 
     assert info.value.exit_status == 125
     assert str(missing) in str(info.value)
     assert "no such file or directory" in str(info.value)
+    assert runc.ids() == set()
 
 
 def test_callers_spec_untouched(busybox_rootfs: Path, tmp_path: Path) -> None:
@@ -240,7 +239,9 @@ def test_callers_spec_untouched(busybox_rootfs: Path, tmp_path: Path) -> None:
     assert spec["root"]["path"] == "rootfs"
 
 
-def test_cleanup(busybox_rootfs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cleanup(
+    busybox_rootfs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, runc: RuncState
+) -> None:
     made: list[str] = []
     original = tempfile.mkdtemp
 
@@ -254,11 +255,11 @@ def test_cleanup(busybox_rootfs: Path, tmp_path: Path, monkeypatch: pytest.Monke
     assert run(busybox_rootfs, tmp_path, sh("exit 4"), container_id=cid)[0] == 4
     assert len(made) == 1
     assert not os.path.exists(made[0])
-    assert runc_status(cid) is None
-    assert cid not in runc_ids()
+    assert runc.status(cid) is None
+    assert runc.ids() == set()
 
 
-def test_timeout_kills_the_container(busybox_rootfs: Path, tmp_path: Path) -> None:
+def test_timeout_kills_the_container(busybox_rootfs: Path, tmp_path: Path, runc: RuncState) -> None:
     cid = new_container_id()
     start = time.monotonic()
     with pytest.raises(ContainerTimeoutError) as info:
@@ -267,11 +268,11 @@ def test_timeout_kills_the_container(busybox_rootfs: Path, tmp_path: Path) -> No
         )
     assert time.monotonic() - start < 15
     assert str(info.value) == f"container {cid} timed out after 1 s"
-    assert cid not in runc_ids()
+    assert runc.ids() == set()
 
 
 def test_keyboard_interrupt_kills_the_container(
-    busybox_rootfs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    busybox_rootfs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, runc: RuncState
 ) -> None:
     original = subprocess.Popen.wait
     interrupted: list[bool] = []
@@ -280,9 +281,9 @@ def test_keyboard_interrupt_kills_the_container(
         if not interrupted:
             interrupted.append(True)
             deadline = time.monotonic() + 10
-            while runc_status(cid) != "running" and time.monotonic() < deadline:
+            while runc.status(cid) != "running" and time.monotonic() < deadline:
                 time.sleep(0.05)
-            assert runc_status(cid) == "running"
+            assert runc.status(cid) == "running"
             raise KeyboardInterrupt
         return original(self, timeout)
 
@@ -292,11 +293,11 @@ def test_keyboard_interrupt_kills_the_container(
     with pytest.raises(KeyboardInterrupt):
         run(busybox_rootfs, tmp_path, default_oci_spec(["sleep", "60"]), container_id=cid)
     assert time.monotonic() - start < 15
-    assert cid not in runc_ids()
+    assert runc.ids() == set()
 
 
 def test_existing_container_id_is_refused_and_left_alone(
-    busybox_rootfs: Path, tmp_path: Path
+    busybox_rootfs: Path, tmp_path: Path, runc: RuncState
 ) -> None:
     cid = new_container_id()
     results: list[object] = []
@@ -319,16 +320,57 @@ def test_existing_container_id_is_refused_and_left_alone(
     thread.start()
     try:
         deadline = time.monotonic() + 10
-        while runc_status(cid) != "running" and time.monotonic() < deadline:
+        while runc.status(cid) != "running" and time.monotonic() < deadline:
             time.sleep(0.05)
         with pytest.raises(ContainerError, match="already exists"):
             run(busybox_rootfs, tmp_path, default_oci_spec(["true"]), container_id=cid)
-        assert runc_status(cid) == "running"
+        assert runc.status(cid) == "running"
     finally:
-        subprocess.run(["runc", "kill", cid, "KILL"], check=False, capture_output=True)
+        runc.kill(cid)
         thread.join(30)
     assert results == [137]
-    assert cid not in runc_ids()
+    assert runc.ids() == set()
+
+
+def test_runtime_root_holds_the_container(
+    busybox_rootfs: Path, tmp_path: Path, runc: RuncState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # runtime_root= wins over $CDI_RUNTIME_ROOT (the fixture's root, which stays unused); a
+    # relative path is made absolute.
+    monkeypatch.chdir(tmp_path)
+    chosen = RuncState(tmp_path / "state")
+    cid = new_container_id()
+    results: list[object] = []
+
+    def sleeper() -> None:
+        try:
+            results.append(
+                run_container(
+                    default_oci_spec(["sleep", "60"]),
+                    busybox_rootfs,
+                    container_id=cid,
+                    stdin=subprocess.DEVNULL,
+                    timeout=30,
+                    runtime_root="state",
+                )
+            )
+        except Exception as exc:
+            results.append(exc)
+
+    thread = threading.Thread(target=sleeper)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while chosen.status(cid) != "running" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert chosen.ids() == {cid}
+        assert chosen.status(cid) == "running"
+        assert runc.ids() == set()
+    finally:
+        chosen.kill(cid)
+        thread.join(30)
+    assert results == [137]
+    assert chosen.ids() == set()
 
 
 def test_default_spec_matches_runc_spec(tmp_path: Path) -> None:

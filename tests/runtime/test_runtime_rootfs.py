@@ -147,3 +147,13 @@ def test_find_busybox_skips_dynamic_for_static(
     monkeypatch.setattr(shutil, "which", lambda *a, **k: dynamic)
     monkeypatch.setattr(rootfs_module, "_CANDIDATES", (require_busybox,))
     assert find_busybox() == require_busybox
+
+
+def test_unwritable_destination_is_a_setup_error(require_busybox: str, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(RuntimeSetupError) as info:
+        make_busybox_rootfs(blocker / "rootfs", busybox=require_busybox)
+    assert str(info.value) == (
+        f"cannot make a root filesystem in {blocker / 'rootfs'}: Not a directory"
+    )

@@ -18,25 +18,30 @@ from typing import Any
 import pytest
 
 from cdi.runtime import (
+    RUNTIME_ROOT_ENV,
     ContainerError,
     ContainerTimeoutError,
     RuntimeSetupError,
     default_oci_spec,
     find_runtime,
+    resolve_runtime_root,
     run_container,
 )
 from cdi.runtime import runc as runc_module
 
 FAKE_RUNTIME = r"""#!/bin/sh
 log=
+root=-
 while [ $# -gt 0 ]; do
     case "$1" in
         --log) log=$2; shift 2 ;;
-        --log-format|--root) shift 2 ;;
+        --root) root=$2; shift 2 ;;
+        --log-format) shift 2 ;;
         *) break ;;
     esac
 done
 echo "$*" >> "$FAKE_DIR/calls"
+echo "$root" >> "$FAKE_DIR/roots"
 cmd=$1
 if [ "$cmd" = run ]; then
     cp "$3/config.json" "$FAKE_DIR/config.json"
@@ -72,6 +77,11 @@ class Fake:
     def calls(self) -> list[list[str]]:
         path = self.dir / "calls"
         return [line.split() for line in path.read_text().splitlines()] if path.exists() else []
+
+    def roots(self) -> list[str]:
+        """The ``--root`` of each call, ``-`` where there was none."""
+        path = self.dir / "roots"
+        return path.read_text().splitlines() if path.exists() else []
 
     def commands(self) -> list[str]:
         return [call[0] for call in self.calls()]
@@ -177,6 +187,30 @@ def test_pipes_are_refused(fake: Fake, stream: str) -> None:
 # --- the bundle ---------------------------------------------------------------------------
 
 
+def test_bundle_that_cannot_be_made_is_a_setup_error(fake: Fake) -> None:
+    blocker = fake.dir / "file"
+    blocker.write_text("x")
+    with pytest.raises(RuntimeSetupError) as info:
+        fake.run(bundle_dir=blocker / "bundle")
+    assert str(info.value) == (
+        f"cannot create the container bundle in {blocker / 'bundle'}: Not a directory"
+    )
+    assert fake.calls() == []
+
+
+def test_temporary_bundle_that_cannot_be_made_is_a_setup_error(
+    fake: Fake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = fake.dir / "no-tmp"
+    monkeypatch.setattr(tempfile, "tempdir", str(missing))
+    with pytest.raises(RuntimeSetupError) as info:
+        fake.run()
+    assert str(info.value) == (
+        f"cannot create the container bundle in {missing}: No such file or directory"
+    )
+    assert fake.calls() == []
+
+
 def test_bundle_config_and_cleanup(fake: Fake) -> None:
     spec = default_oci_spec(["true"], readonly_rootfs=True)
     before = copy.deepcopy(spec)
@@ -199,6 +233,47 @@ def test_relative_rootfs_is_made_absolute(fake: Fake, monkeypatch: pytest.Monkey
     assert fake.config()["root"]["path"] == str(fake.rootfs)
 
 
+# --- the runtime's state directory ----------------------------------------------------------
+
+
+def test_runtime_root_is_passed_to_every_call(fake: Fake, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(RUNTIME_ROOT_ENV, str(fake.dir / "from-env"))
+    fake.behave(status=1, log=[{"level": "error", "msg": "runc run failed: boom"}])
+    with pytest.raises(ContainerError):
+        fake.run(runtime_root=fake.dir / "state")
+    assert fake.commands() == ["run", "delete"]
+    assert fake.roots() == [str(fake.dir / "state")] * 2
+
+
+def test_runtime_root_from_the_environment(fake: Fake, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(RUNTIME_ROOT_ENV, str(fake.dir / "from-env"))
+    fake.run()
+    assert fake.roots() == [str(fake.dir / "from-env")]
+
+
+@pytest.mark.parametrize("value", [None, ""])
+def test_runtime_default_root_without_one(
+    fake: Fake, monkeypatch: pytest.MonkeyPatch, value: str | None
+) -> None:
+    # No --root at all: the runtime keeps its own default (runc: /run/runc).
+    if value is None:
+        monkeypatch.delenv(RUNTIME_ROOT_ENV)
+    else:
+        monkeypatch.setenv(RUNTIME_ROOT_ENV, value)
+    fake.run()
+    assert fake.roots() == ["-"]
+
+
+def test_resolve_runtime_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(RUNTIME_ROOT_ENV, "env-state")
+    assert resolve_runtime_root("state") == str(tmp_path / "state")
+    assert resolve_runtime_root(tmp_path / "p") == str(tmp_path / "p")
+    assert resolve_runtime_root() == str(tmp_path / "env-state")
+    monkeypatch.delenv(RUNTIME_ROOT_ENV)
+    assert resolve_runtime_root() is None
+
+
 def test_spec_without_root_gets_one(fake: Fake) -> None:
     spec = default_oci_spec(["true"])
     del spec["root"]
@@ -208,10 +283,11 @@ def test_spec_without_root_gets_one(fake: Fake) -> None:
 
 
 def test_run_command_line(fake: Fake) -> None:
-    fake.run(container_id="my-box", state_root=str(fake.dir / "state"))
+    fake.run(container_id="my-box", runtime_root=str(fake.dir / "state"))
     (call,) = fake.calls()
     assert call[0] == "run"
     assert call[3] == "my-box"
+    assert fake.roots() == [str(fake.dir / "state")]
 
 
 def test_generated_ids_are_unique(fake: Fake) -> None:

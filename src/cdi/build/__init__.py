@@ -6,13 +6,15 @@
     result = build(BuildOptions(context=Path("."), outputs=[parse_output("type=local,dest=out")]))
 
 Modules, one concept each: :mod:`~cdi.build.dockerfile` (parsing, ``RUN --device``, the labs
-gate), :mod:`~cdi.build.expand` (variable expansion), :mod:`~cdi.build.context` (build contexts
-and base images), :mod:`~cdi.build.layers` (unpacking layers), :mod:`~cdi.build.fs` (paths
-inside a root, copying), :mod:`~cdi.build.users`, :mod:`~cdi.build.image` (image config),
+gate), :mod:`~cdi.build.gocsv` (``--device`` values split as Go's ``encoding/csv`` does),
+:mod:`~cdi.build.expand` (variable expansion), :mod:`~cdi.build.context` (build contexts and
+base images), :mod:`~cdi.build.layers` (unpacking layers), :mod:`~cdi.build.fs` (paths inside a
+root, copying), :mod:`~cdi.build.users`, :mod:`~cdi.build.image` (image config),
 :mod:`~cdi.build.options` (what a build is asked to do), :mod:`~cdi.build.plan` (loading:
 stages, sources, the device check), :mod:`~cdi.build.executor` (running the stages),
 :mod:`~cdi.build.stage_state`, :mod:`~cdi.build.run_step` (RUN in runc),
-:mod:`~cdi.build.copy_step` (COPY/ADD), :mod:`~cdi.build.progress`, :mod:`~cdi.build.output`.
+:mod:`~cdi.build.copy_step` (COPY/ADD), :mod:`~cdi.build.progress`, :mod:`~cdi.build.output`,
+:mod:`~cdi.build.errors` (what a failed build raises).
 """
 
 from cdi.build.dockerfile import DeviceFlag, Dockerfile, parse, parse_device
@@ -20,6 +22,7 @@ from cdi.build.errors import (
     BuildError,
     DeviceLoadError,
     DockerfileError,
+    ProcessError,
     SourceError,
     StepError,
 )
@@ -39,6 +42,7 @@ __all__ = [
     "OutputError",
     "OutputSpec",
     "PlainProgress",
+    "ProcessError",
     "Progress",
     "SourceError",
     "StepError",

@@ -14,7 +14,6 @@ as in BuildKit.
 
 from __future__ import annotations
 
-import csv
 import importlib
 import re
 from collections.abc import Iterable, Sequence
@@ -22,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cdi.build.errors import BuildError, DockerfileError, parse_error
+from cdi.build.gocsv import CSVError, first_record
 
 #: A parser directive: ``# key=value`` at the very top of the file.
 _DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
@@ -212,26 +212,22 @@ def _levenshtein(a: str, b: str) -> int:
     return previous[-1]
 
 
-def _csv_fields(value: str) -> list[str]:
-    # BuildKit splits with a CSV reader, so a field may be quoted to hold a comma.
-    try:
-        rows = list(csv.reader([value], strict=True))
-    except csv.Error as exc:
-        raise ValueError(f"invalid device {value!r}: {exc}") from exc
-    return rows[0] if rows else []
-
-
 def parse_device(value: str) -> DeviceFlag:
     """Parse one ``--device`` value as BuildKit's ``ParseDevice`` does.
 
     Fields are comma separated: the first bare field (or ``name=``) is the device name, kept
     verbatim -- so ``vendor.com/class=dev`` is a name, not a key -- and ``required`` or
     ``required=<bool>`` makes it required (the default is optional). Raises ``ValueError`` with
-    BuildKit's message.
+    BuildKit's message. As in BuildKit, a value without a name (``required``, ``,required``)
+    is a device named ``""``, which the device policy then finds nowhere.
     """
     name = ""
     required = False
-    for field_text in _csv_fields(value):
+    try:
+        fields = first_record(value)
+    except CSVError as exc:
+        raise ValueError(f"failed to parse csv devices: {exc}") from None
+    for field_text in fields:
         key, has_value, field_value = field_text.partition("=")
         key = key.lower()
         if not has_value:
@@ -259,9 +255,6 @@ def parse_device(value: str) -> DeviceFlag:
             if suggestion is not None:
                 message += f" (did you mean {suggestion}?)"
             raise ValueError(message)
-    if not name:
-        # BuildKit would send an unnamed device to the daemon and fail there; say so here.
-        raise ValueError(f"device name is required in '{value}'")
     return DeviceFlag(name=name, required=required)
 
 

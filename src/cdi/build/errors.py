@@ -8,7 +8,10 @@ show the excerpt BuildKit shows.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from cdi.errors import CDIError
+from cdi.gotext import quote
 
 
 class BuildError(CDIError):
@@ -43,6 +46,21 @@ class SourceError(BuildError):
 
 class StepError(BuildError):
     """A build step (RUN, COPY, ...) failed while it ran."""
+
+
+class ProcessError(StepError):
+    """A RUN step failed once its container was being set up: BuildKit's one report for that.
+
+    ``str()`` is ``process "<args>" did not complete successfully: <cause>``, *args* joined by
+    spaces and quoted as Go's ``%q`` -- the shell form's ``/bin/sh -c cmd``, the exec form's
+    own list -- whatever the cause: the exit status (``exit code: 1``), a user that is not in
+    the root's passwd file, a device that fails to inject, the runtime failing to start it.
+    """
+
+    def __init__(self, args: Sequence[str], cause: str) -> None:
+        self.process_args = tuple(args)
+        self.cause = cause
+        super().__init__(f"process {quote(' '.join(args))} did not complete successfully: {cause}")
 
 
 class DeviceLoadError(BuildError):

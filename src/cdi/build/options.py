@@ -37,6 +37,8 @@ class BuildOptions:
     #: The device policy; None when CDI is disabled (then any ``--device`` fails the build).
     policy: DevicePolicy | None = None
     runtime: str = "runc"
+    #: The runtime's state directory (``--root``); None: ``$CDI_RUNTIME_ROOT`` or its default.
+    runtime_root: str | None = None
     progress: Progress | None = None
     #: Where stage root filesystems are kept while building (default: the system temp dir).
     workdir: Path | None = None

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from cdi.atomicfile import replacing
 from cdi.build.context import CONTAINERD_NAME, MEDIA_INDEX, MEDIA_MANIFEST, REF_NAME, ImageReference
 from cdi.build.errors import BuildError
 from cdi.build.fs import CopyOptions, Root, copy_entry
@@ -236,11 +237,8 @@ def write_oci(
                 raise OutputError("no stream to write the oci archive to")
             _write_layout_tar(stdout, files, epoch)
         else:
-            dest = Path(spec.dest)
-            partial = dest.with_name(f".{dest.name}.partial")
-            with open(partial, "wb") as handle:
+            with replacing(spec.dest, 0o644) as handle:
                 _write_layout_tar(handle, files, epoch)
-            os.replace(partial, dest)
         status("sending tarball done")
     return OCIResult(manifest_digest, config_digest, layer_digest)
 
@@ -307,8 +305,5 @@ def write_tar(root: Root, spec: OutputSpec, stdout: IO[bytes] | None) -> None:
             raise OutputError("no stream to write the tar archive to")
         write_rootfs_tar(root, stdout)
         return
-    dest = Path(spec.dest)
-    partial = dest.with_name(f".{dest.name}.partial")
-    with open(partial, "wb") as handle:
+    with replacing(spec.dest, 0o644) as handle:
         write_rootfs_tar(root, handle)
-    os.replace(partial, dest)

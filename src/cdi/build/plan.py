@@ -43,7 +43,7 @@ from cdi.build.image import ImageConfig, format_platform, host_platform
 from cdi.build.options import BuildOptions
 from cdi.build.progress import Progress
 from cdi.errors import CDIError
-from cdi.policy import DeviceRequest
+from cdi.policy import DevicePolicy, DeviceRequest
 
 
 @dataclass
@@ -283,25 +283,38 @@ class BuildPlan:
                 plan.config = plan.source.image_config()
 
     def _authorize_devices(self) -> None:
-        for index in self.needed:
-            for instruction in self.stages[index].stage.instructions:
-                if not (isinstance(instruction, CommandInstruction) and instruction.devices):
-                    continue
-                requests = [
-                    DeviceRequest(d.name, optional=not d.required) for d in instruction.devices
-                ]
-                if self.options.policy is None:
-                    names = ", ".join(r.name for r in requests)
-                    raise DeviceLoadError(
-                        f"failed to load LLB: CDI is disabled, but the build requests {names}",
-                        line=instruction.line,
-                        end_line=instruction.end_line,
-                    )
-                try:
-                    allowed = self.options.policy.authorize(requests, self.options.entitlements)
-                except CDIError as exc:
-                    raise DeviceLoadError(f"failed to load LLB: {exc}") from exc
-                self.devices[id(instruction)] = list(allowed)
+        steps = [
+            instruction
+            for index in self.needed
+            for instruction in self.stages[index].stage.instructions
+            if isinstance(instruction, CommandInstruction) and instruction.devices
+        ]
+        if steps and self.options.policy is not None:
+            self._warn_spec_errors(self.options.policy)
+        for instruction in steps:
+            requests = [DeviceRequest(d.name, optional=not d.required) for d in instruction.devices]
+            if self.options.policy is None:
+                names = ", ".join(r.name for r in requests)
+                raise DeviceLoadError(
+                    f"failed to load LLB: CDI is disabled, but the build requests {names}",
+                    line=instruction.line,
+                    end_line=instruction.end_line,
+                )
+            try:
+                allowed = self.options.policy.authorize(requests, self.options.entitlements)
+            except CDIError as exc:
+                raise DeviceLoadError(f"failed to load LLB: {exc}") from exc
+            self.devices[id(instruction)] = list(allowed)
+
+    def _warn_spec_errors(self, policy: DevicePolicy) -> None:
+        """Name the spec files the devices come without (BuildKit's ``CDI setup error``).
+
+        buildkitd refuses to start over a spec that does not load; a build here goes on with
+        the specs that do, and says which did not.
+        """
+        for path, errors in sorted(policy.registry.errors().items()):
+            for error in errors:
+                self.progress.warn(f"CDI setup error {path}: {error}")
 
 
 @contextlib.contextmanager

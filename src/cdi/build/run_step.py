@@ -4,6 +4,8 @@ A step's OCI spec is built here (command, environment, user, the ``RUN <<EOF`` s
 devices are prepared and injected with the :class:`~cdi.policy.DevicePolicy` that authorized
 them at load time, its output is streamed into its progress vertex, and the empty mount points
 runc created in the root are removed afterwards, so that they do not end up in the image.
+A step that fails from its process's setup on is reported as BuildKit's executor reports it,
+with one :class:`~cdi.build.errors.ProcessError` raised in :meth:`RunSteps.run`.
 
 Steps run without a network (the container keeps its own, empty, network namespace).
 """
@@ -23,18 +25,20 @@ from pathlib import Path
 from typing import Any
 
 from cdi.build.dockerfile import CommandInstruction, Heredoc, Instruction
-from cdi.build.errors import BuildError, StepError
+from cdi.build.errors import ProcessError, StepError
 from cdi.build.fs import Root
 from cdi.build.plan import BuildPlan
 from cdi.build.progress import Vertex
 from cdi.build.stage_state import StageState
 from cdi.build.users import ExecUser, UserError, resolve_exec_user
 from cdi.errors import CDIError
-from cdi.gotext import quote
-from cdi.runtime import ContainerError, RuntimeSetupError, default_oci_spec, run_container
+from cdi.policy import DeviceRequest
+from cdi.runtime import default_oci_spec, run_container
 
 #: The hostname BuildKit gives build containers.
 HOSTNAME = "buildkitsandbox"
+#: How BuildKit's executor reports a device that does not inject.
+INJECTION_FAILED = "CDI device injection failed"
 
 
 class RunSteps:
@@ -54,39 +58,70 @@ class RunSteps:
             raise StepError(str(exc)) from exc
 
     def run(self, vertex: Vertex, state: StageState, instruction: CommandInstruction) -> None:
-        """Run the RUN *instruction* in a container on the stage's root; output to *vertex*."""
-        config = state.config
-        extra_mounts: list[dict[str, Any]] = []
-        scripts_dir = None
-        if instruction.exec_form:
-            args = list(instruction.args)
-        else:
-            command = instruction.args[0] if instruction.args else ""
-            script = _heredoc_script(command, instruction.heredocs)
-            if script is not None and script.content.startswith("#!"):
-                # A script with its own interpreter runs as a file, as in BuildKit.
-                scripts_dir = Path(tempfile.mkdtemp(prefix="run-", dir=self.plan.workdir))
-                host_script = scripts_dir / script.name
-                host_script.write_text(script.content, encoding="utf-8")
-                os.chmod(host_script, 0o755)
-                target = f"/dev/pipes/{script.name}"
-                extra_mounts.append(
-                    {
-                        "destination": target,
-                        "type": "bind",
-                        "source": str(host_script),
-                        "options": ["rbind", "ro"],
-                    }
+        """Run the RUN *instruction* in a container on the stage's root; output to *vertex*.
+
+        What BuildKit does before the step's process (expanding ``USER``, setting up
+        on-demand devices) fails with its own message; everything from there on -- looking
+        up the user, injecting devices, starting the container, its exit status -- fails with
+        one :class:`ProcessError`, raised here and nowhere else.
+        """
+        user = self.plan.expand(state.config.user, state.expansion_env(), instruction)
+        requests = self.plan.devices.get(id(instruction), [])
+        if requests and self.options.policy is not None:
+            self._prepare(requests)
+        scripts_dir = Path(tempfile.mkdtemp(prefix="run-", dir=self.plan.workdir))
+        try:
+            args, extra_mounts = _command(state, instruction, scripts_dir)
+            try:
+                status = self._process(
+                    vertex,
+                    state,
+                    args,
+                    user_spec=user,
+                    extra_mounts=extra_mounts,
+                    requests=requests,
                 )
-                args = [target]
-            elif script is not None:
-                args = [*config.shell_or_default, script.content]
-            elif instruction.heredocs:
-                body = "".join(doc.content + doc.name + "\n" for doc in instruction.heredocs)
-                args = [*config.shell_or_default, command + "\n" + body]
-            else:
-                args = [*config.shell_or_default, command]
-        user = self.exec_user(state, instruction)
+            except (CDIError, OSError) as exc:
+                raise ProcessError(args, _cause(exc)) from exc
+            if status != 0:
+                raise ProcessError(args, f"exit code: {status}")
+        finally:
+            shutil.rmtree(scripts_dir, ignore_errors=True)
+
+    def _prepare(self, requests: Sequence[DeviceRequest]) -> None:
+        """Set up the on-demand devices *requests* need (BuildKit: before the exec runs)."""
+        policy = self.options.policy
+        assert policy is not None
+        prepare_vertex: list[Vertex] = []
+
+        def report(line: str) -> None:
+            if not prepare_vertex:
+                kinds = sorted({r.name.partition("=")[0] for r in requests})
+                prepare_vertex.append(self.progress.vertex(f"preparing device {', '.join(kinds)}"))
+            prepare_vertex[0].log(line + "\n")
+
+        try:
+            policy.prepare(requests, progress=report)
+        except CDIError:
+            if prepare_vertex:
+                prepare_vertex[0].fail("device setup failed")
+            raise
+        if prepare_vertex:
+            prepare_vertex[0].done()
+
+    def _process(
+        self,
+        vertex: Vertex,
+        state: StageState,
+        args: list[str],
+        *,
+        user_spec: str,
+        extra_mounts: list[dict[str, Any]],
+        requests: Sequence[DeviceRequest],
+    ) -> int:
+        """Run the step's process; its exit status. Raises what went wrong (CDIError, OSError)."""
+        config = state.config
+        user = resolve_exec_user(state.root, user_spec)
         spec = default_oci_spec(
             args,
             env=state.run_env(),
@@ -97,44 +132,20 @@ class RunSteps:
             additional_gids=list(user.additional_gids) or None,
         )
         spec["mounts"].extend(extra_mounts)
-        requests = self.plan.devices.get(id(instruction), [])
         policy = self.options.policy
         if requests and policy is not None:
-            prepare_vertex: list[Vertex] = []
-
-            def report(line: str) -> None:
-                if not prepare_vertex:
-                    kinds = sorted({r.name.partition("=")[0] for r in requests})
-                    prepare_vertex.append(
-                        self.progress.vertex(f"preparing device {', '.join(kinds)}")
-                    )
-                prepare_vertex[0].log(line + "\n")
-
-            try:
-                policy.prepare(requests, progress=report)
-            except CDIError:
-                if prepare_vertex:
-                    prepare_vertex[0].fail("device setup failed")
-                raise
-            if prepare_vertex:
-                prepare_vertex[0].done()
             try:
                 spec = policy.inject(spec, requests)
             except CDIError as exc:
                 message = str(exc)
-                if not message.startswith("CDI device injection failed"):
-                    message = f"CDI device injection failed: {message}"
-                raise StepError(message) from exc
+                if not message.startswith(INJECTION_FAILED):
+                    raise CDIError(f"{INJECTION_FAILED}: {message}") from exc
+                raise
         stubs = _missing_mount_points(state.root, spec)
         try:
-            status = self._run_container(vertex, spec, state.root)
+            return self._run_container(vertex, spec, state.root)
         finally:
             _remove_mount_stubs(stubs)
-            if scripts_dir is not None:
-                shutil.rmtree(scripts_dir, ignore_errors=True)
-        if status != 0:
-            process = quote(" ".join(args))
-            raise StepError(f"process {process} did not complete successfully: exit code: {status}")
 
     def _run_container(self, vertex: Vertex, spec: dict[str, Any], root: Root) -> int:
         read_fd, write_fd = os.pipe()
@@ -145,20 +156,59 @@ class RunSteps:
                 spec,
                 root.path,
                 runtime=self.options.runtime,
+                runtime_root=self.options.runtime_root,
                 container_id="cdi-build-" + os.urandom(6).hex(),
                 stdin=subprocess.DEVNULL,
                 stdout=write_fd,
                 stderr=write_fd,
                 timeout=self.options.step_timeout,
             )
-        except RuntimeSetupError as exc:
-            raise BuildError(str(exc)) from exc
-        except ContainerError as exc:
-            args = " ".join(spec["process"]["args"])
-            raise StepError(f"process {quote(args)} did not complete successfully: {exc}") from exc
         finally:
             os.close(write_fd)
             reader.join()
+
+
+def _command(
+    state: StageState, instruction: CommandInstruction, scripts_dir: Path
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """The step's process arguments (as BuildKit's frontend builds them) and its extra mounts.
+
+    A ``RUN <<EOF`` script with its own interpreter (``#!``) is written into *scripts_dir* and
+    mounted at ``/dev/pipes/<name>``, as BuildKit does.
+    """
+    if instruction.exec_form:
+        return list(instruction.args), []
+    shell = state.config.shell_or_default
+    command = instruction.args[0] if instruction.args else ""
+    script = _heredoc_script(command, instruction.heredocs)
+    if script is not None and script.content.startswith("#!"):
+        host_script = scripts_dir / script.name
+        host_script.write_text(script.content, encoding="utf-8")
+        os.chmod(host_script, 0o755)
+        target = f"/dev/pipes/{script.name}"
+        mount = {
+            "destination": target,
+            "type": "bind",
+            "source": str(host_script),
+            "options": ["rbind", "ro"],
+        }
+        return [target], [mount]
+    if script is not None:
+        return [*shell, script.content], []
+    if instruction.heredocs:
+        # The command line with each document after it, as written (the process string
+        # BuildKit reports ends with the last terminator, no newline after it).
+        body = "".join("\n" + doc.content + doc.name for doc in instruction.heredocs)
+        return [*shell, command + body], []
+    return [*shell, command], []
+
+
+def _cause(exc: BaseException) -> str:
+    """What follows ``did not complete successfully:`` for *exc*."""
+    if isinstance(exc, OSError) and not isinstance(exc, CDIError):
+        message = exc.strerror or str(exc)
+        return f"{message}: {exc.filename}" if exc.filename else message
+    return str(exc)
 
 
 def _heredoc_script(command: str, heredocs: Sequence[Heredoc]) -> Heredoc | None:

@@ -28,10 +28,16 @@ from cdi.build import (
 from cdi.build.executor import build as run_executor
 from cdi.build.progress import format_failure, format_source_excerpt
 from cdi.cli.buildpolicy import policy_from_options, policy_options
+from cdi.cli.common import runtime_root_option
 from cdi.cli.main import settings
 from cdi.errors import CDIError
 
 ERROR_PREFIX = "ERROR: failed to build: failed to solve: "
+
+
+def error_line(message: str) -> str:
+    """Buildx's last line for a failed build, *message* being BuildKit's (the one place)."""
+    return f"{ERROR_PREFIX}{message}\n"
 
 
 def make_progress(mode: str, stream: TextIO) -> Progress:
@@ -57,7 +63,7 @@ def format_error(error: BuildError, progress: Progress | None) -> str:
                 error.end_line,
             )
         )
-    parts.append(ERROR_PREFIX + str(error) + "\n")
+    parts.append(error_line(str(error)))
     return "".join(parts)
 
 
@@ -78,7 +84,8 @@ def run_build(options: BuildOptions, *, stderr: TextIO | None = None) -> int:
     except CDIError as exc:
         if options.progress is not None:
             options.progress.close()
-        err.write(ERROR_PREFIX + str(exc) + "\n")
+        err.write(error_line(str(exc)))
+        err.flush()
         return 1
     if options.progress is not None:
         options.progress.close()
@@ -161,6 +168,7 @@ def _key_values(values: Sequence[str], option: str, *, from_env: bool) -> dict[s
 )
 @policy_options
 @click.option("--runtime", default="runc", show_default=True, help="The OCI runtime for RUN steps.")
+@runtime_root_option
 @click.argument("context", metavar="CONTEXT")
 @click.pass_context
 def build(  # noqa: PLR0917 -- click passes each option as an argument
@@ -176,6 +184,7 @@ def build(  # noqa: PLR0917 -- click passes each option as an argument
     config_path: str | None,
     auto_allowed: tuple[str, ...],
     runtime: str,
+    runtime_root: str | None,
     context: str,
 ) -> None:
     """Build the Dockerfile in CONTEXT; each RUN step runs in a container under runc.
@@ -212,6 +221,7 @@ def build(  # noqa: PLR0917 -- click passes each option as an argument
         outputs=output_specs,
         entitlements=entitlements,
         runtime=runtime,
+        runtime_root=runtime_root,
         stdout=stdout,
     )
     if dockerfile == "-":
@@ -222,7 +232,7 @@ def build(  # noqa: PLR0917 -- click passes each option as an argument
     try:
         options.policy = policy_from_options(dirs, config_path, auto_allowed)
     except CDIError as exc:
-        click.echo(ERROR_PREFIX + str(exc), err=True)
+        click.echo(error_line(str(exc)), err=True, nl=False)
         ctx.exit(1)
     options.progress = make_progress(progress, sys.stderr)
     if not output_specs:

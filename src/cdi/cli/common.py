@@ -41,12 +41,47 @@ def fail(ctx: click.Context, message: str, *, status: int = 1, hint: str | None 
     ctx.exit(status)
 
 
-def _command(ctx: click.Context, *words: str) -> str:
-    """A ``cdi`` command line with this invocation's ``--spec-dir`` options."""
+def _command(ctx: click.Context, *words: str, spec_dirs: Sequence[str] | None = None) -> str:
+    """A ``cdi`` command line with *spec_dirs*, else this invocation's ``--spec-dir`` options."""
     line = ["cdi"]
-    for directory in settings(ctx).spec_dirs or ():
+    for directory in spec_dirs if spec_dirs is not None else settings(ctx).spec_dirs or ():
         line += ["--spec-dir", directory]
     return shlex.join([*line, *words])
+
+
+def warn_load_problems(
+    ctx: click.Context, registry: Registry, *, spec_dirs: Sequence[str] | None = None
+) -> None:
+    """On stderr, for a listing that does not show errors itself: how many spec files failed
+    to load or conflict, how many directories cannot be read, and what explains them.
+
+    Without it, a directory whose only spec is broken lists as "No CDI devices found."
+    *spec_dirs* goes into the suggested commands when the registry's directories are not
+    this invocation's (``inspect`` under a BuildKit configuration). The status is unchanged.
+    """
+    if not registry.errors():  # the common case, without importing the checker
+        return
+    from cdi.filecheck import load_problems
+
+    found = load_problems(registry)
+    if not found:
+        return
+    if found.failed:
+        what = "it defines" if found.failed == 1 else "they define"
+        click.echo(
+            f"Warning: {found.failed} of {found.total} CDI Spec files failed to load; "
+            f"what {what} is not listed.",
+            err=True,
+        )
+    if found.conflicting:
+        files = "file defines" if found.conflicting == 1 else "files define"
+        click.echo(f"Warning: {found.conflicting} CDI Spec {files} conflicting devices.", err=True)
+    if found.unreadable_dirs:
+        dirs = "directory" if found.unreadable_dirs == 1 else "directories"
+        click.echo(f"Warning: {found.unreadable_dirs} CDI Spec {dirs} cannot be read.", err=True)
+    validate = _command(ctx, "validate", spec_dirs=spec_dirs)
+    doctor = _command(ctx, "doctor", "DEVICE", spec_dirs=spec_dirs)
+    click.echo(f'Run "{validate}" to see why, or "{doctor}" about one device.', err=True)
 
 
 def doctor_hint(ctx: click.Context, devices: Sequence[str]) -> str:
@@ -82,3 +117,14 @@ def stop_on_signals() -> Iterator[list[int]]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+#: ``--runtime-root``, for the commands that run containers (``run``, ``build``).
+runtime_root_option = click.option(
+    "--runtime-root",
+    type=click.Path(file_okay=False),
+    default=None,
+    metavar="DIR",
+    help="The runtime's state directory, passed to it as --root (created when missing). "
+    "Default: $CDI_RUNTIME_ROOT, else the runtime's own (runc: /run/runc).",
+)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cdi.cli.common import open_registry
+from cdi.cli.common import open_registry, warn_load_problems
 from cdi.cli.main import output_format, output_option
 from cdi.cli.render import emit_view
 
@@ -19,7 +19,8 @@ def devices(ctx: click.Context, verbose: bool, output: str | None) -> None:
     """List the devices that resolve (qualified names, sorted).
 
     With -v, each device is shown with its spec file and definition, followed by the
-    spec's own container edits when it has any.
+    spec's own container edits when it has any. Spec files that failed to load or
+    conflict are counted on stderr, with the commands that explain them.
     """
     from cdi.cli import views
 
@@ -29,3 +30,4 @@ def devices(ctx: click.Context, verbose: bool, output: str | None) -> None:
         lambda: views.devices_text(registry, verbose),
         lambda: views.devices_data(registry, verbose),
     )
+    warn_load_problems(ctx, registry)

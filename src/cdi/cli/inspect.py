@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from cdi.cli.buildpolicy import policy_from_options, policy_options
+from cdi.cli.common import warn_load_problems
 from cdi.cli.main import output_format, output_option, settings
 from cdi.cli.render import emit_data
 from cdi.cli.tabwriter import align
@@ -37,6 +38,7 @@ def inspect(
 
     Spec directories: --spec-dir, else the config file's specDirs, else BuildKit's defaults
     (/etc/cdi, /var/run/cdi, /etc/buildkit/cdi). JSON output uses BuildKit's keys.
+    Spec files that failed to load or conflict are counted on stderr.
     """
     policy = policy_from_options(settings(ctx).spec_dirs, config_path, auto_allowed)
     devices = policy.list_devices() if policy is not None else []
@@ -50,3 +52,7 @@ def inspect(
             click.echo("\n".join(render_devices(devices)))
     else:
         emit_data([device.to_json() for device in devices], fmt)
+    if policy is not None:
+        # The directories can come from a buildkitd.toml, so the hint names them.
+        registry = policy.registry
+        warn_load_problems(ctx, registry, spec_dirs=registry.spec_dirs())

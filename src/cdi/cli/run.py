@@ -7,7 +7,13 @@ import signal
 
 import click
 
-from cdi.cli.common import doctor_hint, fail, open_registry, stop_on_signals
+from cdi.cli.common import (
+    doctor_hint,
+    fail,
+    open_registry,
+    runtime_root_option,
+    stop_on_signals,
+)
 
 
 def _environment(entries: tuple[str, ...]) -> list[str] | None:
@@ -33,6 +39,7 @@ def _environment(entries: tuple[str, ...]) -> list[str] | None:
     show_default=True,
     help="The OCI runtime: a name looked up in PATH, or a path.",
 )
+@runtime_root_option
 @click.option(
     "--rootfs",
     type=click.Path(file_okay=False, exists=True),
@@ -57,6 +64,7 @@ def run(
     ctx: click.Context,
     *,
     runtime: str,
+    runtime_root: str | None,
     rootfs: str | None,
     devices: tuple[str, ...],
     env: tuple[str, ...],
@@ -99,13 +107,13 @@ def run(
             find_runtime(runtime)
             check_privileges()
             if rootfs is not None:
-                status = run_container(spec, rootfs, runtime=runtime)
+                status = run_container(spec, rootfs, runtime=runtime, runtime_root=runtime_root)
             else:
                 with tempfile.TemporaryDirectory(
                     prefix="cdi-run-", ignore_cleanup_errors=True
                 ) as tmp:
                     root = make_busybox_rootfs(os.path.join(tmp, "rootfs"))
-                    status = run_container(spec, root, runtime=runtime)
+                    status = run_container(spec, root, runtime=runtime, runtime_root=runtime_root)
         except RuntimeSetupError as err:
             fail(ctx, str(err), status=STATUS_RUNTIME_FAILED)
         except ContainerError as err:

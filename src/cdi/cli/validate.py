@@ -31,6 +31,13 @@ def _lines(report: FileReport) -> list[str]:
     ]
 
 
+def _remarks(report: FileReport) -> list[str]:
+    """Warnings and notes: they do not fail the file, but belong with the diagnostics."""
+    return [f"{report.path}: warning: {text}" for text in report.warnings] + [
+        f"{report.path}: note: {text}" for text in report.notes
+    ]
+
+
 def _data(report: FileReport) -> dict[str, Any]:
     from cdi.cli.views import error_data
 
@@ -40,6 +47,8 @@ def _data(report: FileReport) -> dict[str, Any]:
         data["minimumVersion"] = report.minimum_version
     errors = [error_data(report.path, error) for error in report.errors]
     data["errors"] = [{k: v for k, v in e.items() if k != "path"} for e in errors]
+    data["warnings"] = list(report.warnings)
+    data["notes"] = list(report.notes)
     if report.priority is not None:
         data["priority"] = report.priority
     return data
@@ -49,7 +58,10 @@ def _data(report: FileReport) -> dict[str, Any]:
 @click.option(
     "--strict",
     is_flag=True,
-    help="Also apply the Kubernetes annotation rules and flag a cdiVersion higher than needed.",
+    help=(
+        "Also apply the Kubernetes annotation rules and fail a cdiVersion too low for the "
+        "content even where the reference accepts it; one higher than needed is only noted."
+    ),
 )
 @output_option
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
@@ -58,9 +70,11 @@ def validate(ctx: click.Context, strict: bool, output: str | None, files: tuple[
     """Validate spec FILES, or without FILES every spec file in the spec directories.
 
     One line per file: `<file>: ok (cdiVersion X, minimum Y)`, or its errors with
-    `file:line:col`. Without FILES, two files of one directory that define the same
-    device, and directories that cannot be read, are errors too. Exits 1 if anything
-    failed.
+    `file:line:col`; Y is the true minimum, every device counted. Without FILES, two files
+    of one directory that define the same device, and directories that cannot be read,
+    are errors too. Warnings and notes (on stderr) do not fail a file: a cdiVersion below
+    the minimum that loads only because of a reference defect is a warning. Exits 1 if
+    anything failed.
     """
     from cdi.filecheck import check_directories, check_file
 
@@ -78,6 +92,8 @@ def validate(ctx: click.Context, strict: bool, output: str | None, files: tuple[
         for report in reports:
             for line in _lines(report):
                 click.echo(line, err=not report.ok)
+            for line in _remarks(report):
+                click.echo(line, err=True)
     else:
         emit_data([_data(report) for report in reports], fmt)
     if not all(report.ok for report in reports):

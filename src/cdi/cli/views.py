@@ -1,7 +1,8 @@
 """The registry's views -- vendors, classes, devices, specs, directories -- as text and data.
 
-Text follows the reference ``cdi`` tool's layout (``CDI vendors found:`` then numbered
-entries); data is what ``-o json|yaml`` prints, with the keys documented in ``docs/cli.md``.
+Text follows the reference ``cdi`` tool's layout (``CDI vendors found:`` then entries
+numbered from 0, ``-v`` dumps as Go's json.MarshalIndent or yaml.v3 write them); data is
+what ``-o json|yaml`` prints, with the keys documented in ``docs/cli.md``.
 ``cdi monitor`` prints the same views after each change.
 """
 
@@ -26,9 +27,14 @@ def _indent(text: str, level: int) -> list[str]:
 
 
 def _dump(value: Any, fmt: str, level: int) -> list[str]:
-    from cdi.ocispec import dump_document
+    """A ``-v`` dump: JSON as the reference's MarshalIndent (two spaces), YAML as its yaml.v3."""
+    if fmt == "json":
+        from cdi.ocispec import dump_document
 
-    return _indent(dump_document(value, fmt), level)
+        return _indent(dump_document(value, "json"), level)
+    from cdi.cli.goyaml import dump
+
+    return _indent(dump(value), level)
 
 
 def error_data(path: str, error: CDIError) -> dict[str, Any]:
@@ -67,7 +73,7 @@ def vendors_text(registry: Registry) -> list[str]:
     if not vendors:
         return ["No CDI vendors found."]
     lines = ["CDI vendors found:"]
-    for index, vendor in enumerate(vendors, 1):
+    for index, vendor in enumerate(vendors):  # from 0, as the reference's range index
         count = len(registry.vendor_specs(vendor))
         lines.append(f"  {index}. {quote(vendor)} ({count} CDI Spec Files)")
     return lines
@@ -97,7 +103,7 @@ def classes_text(registry: Registry) -> list[str]:
     if not classes:
         return ["No CDI device classes found."]
     lines = ["CDI device classes found:"]
-    for index, (name, vendors) in enumerate(classes.items(), 1):
+    for index, (name, vendors) in enumerate(classes.items()):
         lines.append(f"  {index}. {name} ({len(vendors)} vendors: {', '.join(vendors)})")
     return lines
 
@@ -136,7 +142,7 @@ def devices_text(registry: Registry, verbose: bool = False) -> list[str]:
     if not names:
         return ["No CDI devices found."]
     lines = ["CDI devices found:"]
-    for index, name in enumerate(names, 1):
+    for index, name in enumerate(names):
         found = registry.get_device(name)
         if found is None:
             continue
@@ -204,7 +210,7 @@ def specs_text(registry: Registry, vendors: Sequence[str] = (), verbose: bool = 
                 lines += _dump(to_plain(spec_file.spec), choose_format(None, spec_file.path), 4)
     for path, errors in registry.errors().items():
         lines.append(f"  {path} has {len(errors)} errors:")
-        lines += [f"    {index}. {error_text(error)}" for index, error in enumerate(errors, 1)]
+        lines += [f"    {index}. {error_text(error)}" for index, error in enumerate(errors)]
     return lines
 
 

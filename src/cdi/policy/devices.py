@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import copy
 import logging
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -26,6 +25,7 @@ from typing import Any
 from cdi.errors import CDIError
 from cdi.gotext import quote
 from cdi.names import parse_qualifier
+from cdi.plaindata import copy_plain
 from cdi.policy.config import PolicyConfig
 from cdi.policy.entitlements import Entitlements
 from cdi.policy.ondemand import (
@@ -309,7 +309,8 @@ class DevicePolicy:
         try:
             names = self.find_devices(requests)
             if not names:
-                return copy.deepcopy(dict(oci_spec))
+                unchanged: dict[str, Any] = copy_plain(oci_spec)
+                return unchanged
             log.debug("Injecting devices %s", names)
             return self.registry.inject(oci_spec, names)
         except CDIError as err:

@@ -3,8 +3,21 @@
 State is an immutable snapshot swapped in whole by each refresh, so readers (including
 injections running in other threads) never lock and always see one consistent set of
 files; refreshes are serialised by a lock. With ``auto_refresh`` a watcher thread refreshes
-after changes, and every access first checks that no change is pending, so a reader never
-gets a view older than a write that finished before it asked.
+after changes, and every access first checks that no change is pending.
+
+The promise of auto-refresh is read-your-writes: **an access that starts after a write to a
+spec directory finished sees that write** (or a later state). It rests on one invariant:
+
+    Every change the watcher had counted before a scan started is covered by that scan.
+
+A refresh therefore asks the watcher for its generation (:meth:`Watcher.sync
+<cdi.registry.watch.Watcher.sync>`, which first takes in every queued event) *before* it
+scans, and records that generation as covered only *after* publishing the snapshot. A
+change counted later, even while the scan runs, is above the recorded generation and makes
+the next access refresh again. An access syncs first too: a finished write's event was
+queued before the write returned, so after the sync it is counted; if the count is covered,
+the refresh that covered it scanned after the write, and its snapshot (or a newer one) is
+what the access reads. Otherwise the access refreshes itself.
 """
 
 from __future__ import annotations
@@ -117,8 +130,9 @@ def _watch_callback(registry: Registry) -> Callable[[], None]:
 
     def refresh() -> None:
         target = ref()
-        if target is not None:
-            target.refresh()
+        if target is not None and not target._closed:
+            # Only if needed: a reader may have covered the change already.
+            target._refresh_if_required()
 
     return refresh
 
@@ -153,7 +167,8 @@ class Registry:
         self._resolver = Resolver()
         self._snapshot = _Snapshot()
         self._scanned = False
-        self._applied = 0  # the watcher's `consumed` count covered by the last refresh
+        # (watcher, generation) the published snapshot covers; see the module docstring.
+        self._covered: tuple[Watcher | None, int] = (None, 0)
         self._watcher: Watcher | None = None
         self._watcher_error: str | None = None
         self._watcher_attempt = 0.0
@@ -170,6 +185,7 @@ class Registry:
         """Stop watching the directories (the registry stays usable, refreshed manually)."""
         self._closed = True
         watcher, self._watcher = self._watcher, None
+        self._covered = (None, 0)
         if self._finalizer is not None:
             self._finalizer.detach()
             self._finalizer = None
@@ -202,8 +218,9 @@ class Registry:
             return
         if self._finalizer is not None:  # the one for a watcher that died
             self._finalizer.detach()
+        # A new watcher counts from zero: `_covered` names the watcher its count belongs to,
+        # so a generation of the old one can never pass for one of this one.
         self._watcher, self._watcher_error = watcher, None
-        self._applied = 0  # a new watcher counts its events from zero
         self._finalizer = weakref.finalize(self, watcher.close)
 
     # -- refreshing -------------------------------------------------------------------------
@@ -224,7 +241,8 @@ class Registry:
         changed = False
         with self._lock:
             watcher = self._watcher
-            covered = watcher.consumed if watcher is not None else 0
+            # Before the scan: every change counted by now had finished, so the scan sees it.
+            generation = watcher.sync()[0] if watcher is not None else 0
             result = self._scanner.scan(self._dirs)
             if result.changed or not self._scanned:
                 self._snapshot = _snapshot(
@@ -232,7 +250,10 @@ class Registry:
                 )
                 changed = self._scanned  # the first scan is no "change" to report
                 self._scanned = True
-            self._applied = max(self._applied, covered)
+            # After the snapshot: whoever reads this generation as covered then reads a
+            # snapshot at least this new. Refreshes are serialised, so it only grows.
+            if watcher is not None:
+                self._covered = (watcher, generation)
         if changed and self._on_change is not None:
             try:
                 self._on_change(self)
@@ -256,12 +277,11 @@ class Registry:
                         self._start_watcher()
             self._refresh()
             return
-        if watcher.consumed > self._applied or watcher.readable():
+        # Sync first, compare second: after the sync every finished write is counted.
+        generation, unwatchable = watcher.sync()
+        covered_by, covered = self._covered
+        if unwatchable or covered_by is not watcher or generation > covered:
             self._refresh()
-        elif watcher.has_unwatched():
-            added, unwatchable = watcher.retry()
-            if added or unwatchable:
-                self._refresh()
 
     # -- what the registry holds ------------------------------------------------------------
 

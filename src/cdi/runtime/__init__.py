@@ -8,17 +8,26 @@ Build a spec with :func:`default_oci_spec`, a root filesystem with :func:`make_b
     status = run_container(default_oci_spec(["sh", "-c", "echo hi"]), rootfs)
 
 Needs root, runc (Debian package ``runc``) and, for the busybox root, a static busybox
-(``busybox-static``).
+(``busybox-static``). Containers are kept in the runtime's state directory: ``runtime_root=``,
+else ``$CDI_RUNTIME_ROOT``, else the runtime's default (runc: ``/run/runc``).
 """
 
 from cdi.runtime.errors import ContainerError, ContainerTimeoutError, RuntimeSetupError
 from cdi.runtime.oci import DEFAULT_CAPABILITIES, DEFAULT_PATH, default_oci_spec
 from cdi.runtime.rootfs import find_busybox, make_busybox_rootfs
-from cdi.runtime.runc import check_privileges, find_runtime, new_container_id, run_container
+from cdi.runtime.runc import (
+    RUNTIME_ROOT_ENV,
+    check_privileges,
+    find_runtime,
+    new_container_id,
+    resolve_runtime_root,
+    run_container,
+)
 
 __all__ = [
     "DEFAULT_CAPABILITIES",
     "DEFAULT_PATH",
+    "RUNTIME_ROOT_ENV",
     "ContainerError",
     "ContainerTimeoutError",
     "RuntimeSetupError",
@@ -28,5 +37,6 @@ __all__ = [
     "find_runtime",
     "make_busybox_rootfs",
     "new_container_id",
+    "resolve_runtime_root",
     "run_container",
 ]

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from cdi.atomicfile import replacing
 from cdi.runtime.elf import NotAnExecutableError, elf_interpreter
 from cdi.runtime.errors import RuntimeSetupError
 
@@ -145,10 +146,10 @@ def _install_busybox(source: str, target: Path) -> None:
             return
     except FileNotFoundError:
         pass
-    temporary = target.with_name(f".{target.name}.tmp")
-    shutil.copy2(source, temporary)
-    os.chmod(temporary, 0o755)
-    os.replace(temporary, target)
+    with open(source, "rb") as original, replacing(target, 0o755) as copy:
+        shutil.copyfileobj(original, copy)
+    # The same size and time as the source mark a copy that is up to date (see above).
+    os.utime(target, ns=(src.st_atime_ns, src.st_mtime_ns))
 
 
 def _write_if_missing(path: Path, text: str, mode: int = 0o644) -> None:
@@ -169,10 +170,23 @@ def make_busybox_rootfs(dest: str | os.PathLike[str], *, busybox: str | None = N
 
     Idempotent: running it again on its own result changes nothing, and files that already
     exist (an edited ``/etc/passwd``, an applet replaced by a real program) are kept. Nothing
-    is written through a symbolic link.
+    is written through a symbolic link. Raises :class:`RuntimeSetupError` when there is no
+    usable busybox or *dest* cannot be written.
     """
     source = _check_busybox(busybox) if busybox is not None else find_busybox()
     root = Path(dest).absolute()
+    try:
+        _populate(root, source)
+    except OSError as exc:
+        # A full disk or a read-only or misplaced DIR: say so as a setup problem, with the path.
+        raise RuntimeSetupError(
+            f"cannot make a root filesystem in {root}: {exc.strerror or exc}"
+        ) from exc
+    logger.debug("busybox root filesystem ready at %s", root)
+    return root
+
+
+def _populate(root: Path, source: str) -> None:
     if root.is_symlink():
         raise RuntimeSetupError(f"refusing to use symbolic link {root} as a root filesystem")
     root.mkdir(parents=True, exist_ok=True)
@@ -195,5 +209,3 @@ def make_busybox_rootfs(dest: str | os.PathLike[str], *, busybox: str | None = N
 
     _write_if_missing(root / "etc" / "passwd", PASSWD)
     _write_if_missing(root / "etc" / "group", GROUP)
-    logger.debug("busybox root filesystem ready at %s", root)
-    return root

@@ -55,6 +55,9 @@ _KILL_WAIT_S = 0.5
 _KILL_ATTEMPTS = 4
 _HELPER_TIMEOUT_S = 30.0
 
+#: The environment variable naming the runtime's state directory when the caller names none.
+RUNTIME_ROOT_ENV = "CDI_RUNTIME_ROOT"
+
 
 def find_runtime(runtime: str = "runc") -> str:
     """The absolute path of the OCI runtime *runtime* (a name looked up in ``PATH``, or a path).
@@ -88,6 +91,19 @@ def check_privileges() -> None:
 def new_container_id() -> str:
     """A fresh container id, ``cdi-`` and 16 random hex digits."""
     return "cdi-" + os.urandom(8).hex()
+
+
+def resolve_runtime_root(root: str | os.PathLike[str] | None = None) -> str | None:
+    """The state directory to pass to the runtime as ``--root``: *root*, else
+    ``$CDI_RUNTIME_ROOT``, else ``None`` (the runtime's own default; runc: ``/run/runc``).
+
+    A private directory keeps containers apart from every other user of the runtime: ``runc
+    list`` there shows only them, and ids cannot collide. The path is made absolute, so that
+    the container can be found again from another working directory.
+    """
+    if root is None:
+        root = os.environ.get(RUNTIME_ROOT_ENV) or None
+    return None if root is None else os.path.abspath(root)
 
 
 def bundle_config(oci_spec: Mapping[str, Any], rootfs: str) -> dict[str, Any]:
@@ -145,12 +161,12 @@ def _failure_status(messages: Sequence[str]) -> int:
 class _Runtime:
     """Runs ``<runtime> [global options] <command> ...`` for one container."""
 
-    def __init__(self, path: str, log_path: Path, state_root: str | None) -> None:
+    def __init__(self, path: str, log_path: Path, root: str | None) -> None:
         self.path = path
         self.name = os.path.basename(path)
         self.base = [path, "--log", str(log_path), "--log-format", "json"]
-        if state_root is not None:
-            self.base += ["--root", state_root]
+        if root is not None:
+            self.base += ["--root", root]
 
     def failed(self, errors: Sequence[str]) -> bool:
         """Whether these logged errors (with a non-zero status) mean the runtime failed.
@@ -224,7 +240,7 @@ def run_container(
     stderr: StdStream = None,
     timeout: float | None = None,
     bundle_dir: str | os.PathLike[str] | None = None,
-    state_root: str | None = None,
+    runtime_root: str | os.PathLike[str] | None = None,
 ) -> int:
     """Run the container described by *oci_spec* on *rootfs* and return its exit status.
 
@@ -234,8 +250,10 @@ def run_container(
     instead and left in place (for inspection). *stdin*, *stdout*, *stderr* are file
     descriptors, file objects with a ``fileno()``, or ``subprocess.DEVNULL``; ``None``
     inherits ours. They are handed to the container directly (with ``process.terminal``
-    false), so output arrives as the command writes it. *state_root* is passed to the runtime
-    as ``--root`` (its state directory; default: the runtime's own).
+    false), so output arrives as the command writes it. *runtime_root* is the runtime's state
+    directory, passed as its global ``--root`` (see :func:`resolve_runtime_root`: default
+    ``$CDI_RUNTIME_ROOT``, else the runtime's own, for runc ``/run/runc``); the runtime creates
+    it when missing.
 
     Returns the command's exit status, ``128 + N`` when it was killed by signal N. Errors
     the runtime logs without failing (runc: a failing ``poststop`` hook) are logged as
@@ -243,11 +261,11 @@ def run_container(
     the container's stderr, with status 1, so that looks like the command exiting 1.
 
     Raises :class:`RuntimeSetupError` (before anything runs) when the runtime is missing, we
-    are not root or *rootfs* is not a directory; :class:`ContainerError` when the runtime fails
-    -- including when the command does not exist or cannot be executed (``exit_status`` 127
-    or 126), which runc reports as its own failure before the command ever runs;
-    :class:`ContainerTimeoutError` when *timeout* seconds pass first (the container is
-    killed).
+    are not root, *rootfs* is not a directory or the bundle cannot be written;
+    :class:`ContainerError` when the runtime fails -- including when the command does not
+    exist or cannot be executed (``exit_status`` 127 or 126), which runc reports as its own
+    failure before the command ever runs; :class:`ContainerTimeoutError` when *timeout*
+    seconds pass first (the container is killed).
 
     The container never outlives the call: runc removes it when ``run`` returns; when the run
     is cut short (timeout, ``KeyboardInterrupt``, any exception) or the runtime reports an
@@ -259,22 +277,34 @@ def run_container(
     runtime_path = find_runtime(runtime)
     check_privileges()
     root = _rootfs_path(rootfs)
+    runtime_root_path = resolve_runtime_root(runtime_root)
     cid = container_id if container_id is not None else new_container_id()
     config = bundle_config(oci_spec, root)
 
-    if bundle_dir is None:
-        bundle = Path(tempfile.mkdtemp(prefix="cdi-bundle-"))
-        own_bundle = True
-    else:
-        bundle = Path(bundle_dir).absolute()
-        bundle.mkdir(parents=True, exist_ok=True)
-        own_bundle = False
+    own_bundle = bundle_dir is None
     try:
-        with open(bundle / "config.json", "w", encoding="utf-8") as f:
-            json.dump(config, f)
+        if bundle_dir is None:
+            bundle = Path(tempfile.mkdtemp(prefix="cdi-bundle-"))
+        else:
+            bundle = Path(bundle_dir).absolute()
+            bundle.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        where = bundle_dir if bundle_dir is not None else tempfile.gettempdir()
+        raise RuntimeSetupError(
+            f"cannot create the container bundle in {where}: {exc.strerror or exc}"
+        ) from exc
+    try:
         log_path = bundle / _LOG_NAME
-        log_path.write_bytes(b"")
-        rt = _Runtime(runtime_path, log_path, state_root)
+        try:
+            with open(bundle / "config.json", "w", encoding="utf-8") as f:
+                json.dump(config, f)
+            log_path.write_bytes(b"")
+        except OSError as exc:
+            # A full disk, say: a setup problem, reported before anything runs.
+            raise RuntimeSetupError(
+                f"cannot write the container bundle {bundle}: {exc.strerror or exc}"
+            ) from exc
+        rt = _Runtime(runtime_path, log_path, runtime_root_path)
         logger.debug("running container %s with bundle %s", cid, bundle)
         return _run(
             rt,

@@ -20,6 +20,7 @@ from cdi.spec.version import (
     EARLIEST_VERSION,
     SUPPORTED_VERSIONS,
     minimum_version,
+    reference_minimum_version,
 )
 
 __all__ = [
@@ -38,5 +39,6 @@ __all__ = [
     "load_spec",
     "minimum_version",
     "parse_spec",
+    "reference_minimum_version",
     "validate_spec",
 ]

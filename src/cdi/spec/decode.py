@@ -19,32 +19,30 @@ from types import MappingProxyType
 from typing import Any
 
 from cdi.errors import FieldPath
-from cdi.gotext import format_float32, quote
+from cdi.gotext import format_float32, format_json_number, quote
 from cdi.spec.model import EMPTY_EDITS, Spec
-from cdi.spec.schema import FIELDS, Field, Kind
+from cdi.spec.schema import FIELDS, Field, Kind, field_for_key
 from cdi.spec.yaml11 import Pairs
 
 _Decoder = Callable[[Any], Any]
 
 
-def render_path(path: FieldPath) -> str:
-    """``("devices", 0, "name")`` as ``devices[0].name``."""
-    text = ""
-    for step in path:
-        if isinstance(step, int):
-            text += f"[{step}]"
-        else:
-            text += f".{step}" if text else step
-    return text
-
-
 class DecodeError(ValueError):
-    """A value does not fit the spec structure; ``path`` is filled in while unwinding."""
+    """A value does not fit the spec structure; the path is filled in while unwinding.
 
-    def __init__(self, template: str, hint: str | None = None) -> None:
-        super().__init__(template)
-        self.template = template
+    :attr:`message` is Go's ``encoding/json`` text for it (``json: unknown field "envv"``,
+    ``json: cannot unmarshal string into Go struct field DeviceNode.devices.containerEdits.
+    deviceNodes.major of type int64``), which names fields but not list entries; the exact
+    entry is in :attr:`field_path`.
+    """
+
+    def __init__(
+        self, text: str, hint: str | None = None, mismatch: tuple[str, str] | None = None
+    ) -> None:
+        super().__init__(text)
+        self.text = text
         self.hint = hint
+        self.mismatch = mismatch
         self._reversed_path: list[str | int] = []
 
     def at(self, step: str | int) -> DecodeError:
@@ -57,23 +55,45 @@ class DecodeError(ValueError):
 
     @property
     def message(self) -> str:
-        path = self.field_path
-        where = f"field {quote(render_path(path))}" if path else "the document"
-        return self.template.format(field=where, path=quote(render_path(path)))
+        if self.mismatch is None:
+            return self.text
+        value, go_type = self.mismatch
+        return f"json: cannot unmarshal {value} into {go_target(self.field_path)} of type {go_type}"
 
 
-def _describe(value: Any) -> str:
-    """How Go's JSON decoder names a value in a type error."""
+def go_target(path: FieldPath) -> str:
+    """How Go's decoder names the place at *path*: ``Go struct field Struct.a.b`` or ``Go value``.
+
+    Go names the innermost struct and the JSON names of the fields leading there; list
+    indices and map keys are left out.
+    """
+    model: type | None = Spec
+    struct = None
+    names: list[str] = []
+    for step in path:
+        if isinstance(step, int):
+            continue
+        field = field_for_key(model, step) if model is not None else None
+        if field is None:
+            break
+        struct = model.__name__ if model is not None else None
+        names.append(field.key)
+        model = field.model
+    if struct is None:
+        return "Go value"
+    return f"Go struct field {struct}.{'.'.join(names)}"
+
+
+def describe_value(value: Any, numeric: bool = False) -> str:
+    """How Go's JSON decoder names a value in a type error (numbers spelt out for numbers)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "bool"
-    if isinstance(value, int):
-        return f"number {value}"
-    if isinstance(value, float):
-        if value.is_integer() and abs(value) < 1e21:
-            return f"number {int(value)}"
-        return f"number {value}"
+    if isinstance(value, int | float):
+        if not numeric:
+            return "number"
+        return f"number {value if isinstance(value, int) else format_json_number(value)}"
     if isinstance(value, str):
         return "string"
     if isinstance(value, Pairs):
@@ -81,8 +101,8 @@ def _describe(value: Any) -> str:
     return "array"
 
 
-def _mismatch(value: Any, type_name: str) -> DecodeError:
-    return DecodeError(f"cannot unmarshal {_describe(value)} into {{field}} of type {type_name}")
+def _mismatch(value: Any, go_type: str, numeric: bool = False) -> DecodeError:
+    return DecodeError("", mismatch=(describe_value(value, numeric), go_type))
 
 
 def _string(value: Any) -> str:
@@ -100,22 +120,20 @@ def _string(value: Any) -> str:
     raise _mismatch(value, "string")
 
 
-def _integer(low: int, high: int, type_name: str) -> _Decoder:
+def _integer(low: int, high: int, go_type: str) -> _Decoder:
     def decode(value: Any) -> int:
         kind = type(value)
         if kind is int and low <= value <= high:
             return value  # type: ignore[no-any-return]
         if kind is float and value.is_integer() and low <= value <= high:
             return int(value)
-        raise _mismatch(value, type_name)
+        raise _mismatch(value, go_type, numeric=kind is int or kind is float)
 
     return decode
 
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-_int64 = _integer(_INT64_MIN, _INT64_MAX, "int64")
-_int = _integer(_INT64_MIN, _INT64_MAX, "int")
-_uint32 = _integer(0, 2**32 - 1, "uint32")
+_UINT32_MAX = 2**32 - 1
 
 
 def _bool(value: Any) -> bool:
@@ -170,7 +188,7 @@ def _string_map(value: Any) -> Any:
     result = {}
     for key, entry in value:
         if key in result:
-            raise _duplicate().at(key)
+            raise DecodeError(f"json: duplicate key {quote(key)}").at(key)
         try:
             result[key] = _string(entry)
         except DecodeError as err:
@@ -206,6 +224,7 @@ class _Plan:
             "DecodeError": DecodeError,
             "Model": self.model,
             "mismatch": _mismatch,
+            "go_name": f"specs.{self.name}",
             "string": _string,
             "duplicate": _duplicate,
             "canonical": self._canonical_key,
@@ -214,7 +233,7 @@ class _Plan:
         lines = [
             "def decode(value):",
             "    if type(value) is not Pairs:",
-            f"        raise mismatch(value, {self.name!r})",
+            "        raise mismatch(value, go_name)",
         ]
         for index, field in enumerate(self.fields):
             zero = _zero(field)
@@ -250,7 +269,7 @@ class _Plan:
             lines += [
                 f"{keyword} {variable} == {field.key!r}:",
                 f"    if seen & {1 << index}:",
-                "        raise duplicate()",
+                "        raise duplicate(key)",
                 f"    seen |= {1 << index}",
                 "    if entry is not None:  # null leaves the zero value",
                 f"        v{index} = {_conversion(field, index)}",
@@ -265,7 +284,7 @@ class _Plan:
         keys = [field.key for field in self.fields]
         close = difflib.get_close_matches(key, keys, n=1, cutoff=0.6)
         hint = f"did you mean {quote(close[0])}?" if close else None
-        raise DecodeError("unknown field {path}", hint)
+        raise DecodeError(f"json: unknown field {quote(key)}", hint)
 
 
 def _conversion(field: Field, index: int) -> str:
@@ -278,8 +297,10 @@ def _conversion(field: Field, index: int) -> str:
     return f"decode{index}(entry)"
 
 
-def _duplicate() -> DecodeError:
-    return DecodeError("key {path} already set in map")
+def _duplicate(key: str) -> DecodeError:
+    # Keys repeated exactly are refused before decoding; this is two spellings of one field
+    # (``kind`` and ``Kind``), which Go lets the last one win and this refuses.
+    return DecodeError(f"json: duplicate field {quote(key)}")
 
 
 def _zero(field: Field) -> Any:
@@ -297,25 +318,27 @@ def _zero(field: Field) -> Any:
 
 
 def _decoder(field: Field, plans: dict[type, _Plan]) -> _Decoder:
+    """The conversion for *field*'s values (the generated code handles ``null`` itself)."""
     kind = field.kind
-    # The generated code handles null, so these only see values.
-    simple: dict[Kind, _Decoder] = {
-        Kind.STRING: _string,
-        Kind.INT64: _int64,
-        Kind.INT_PTR: _int,
-        Kind.UINT32_PTR: _uint32,
-        Kind.BOOL: _bool,
-        Kind.STRINGS: _strings(()),
-        Kind.STRINGS_OR_NULL: _strings(None),
-        Kind.UINT32S: _list(_uint32, "[]uint32"),
-        Kind.STRING_MAP: _string_map,
-    }
-    if kind in simple:
-        return simple[kind]
+    go_type = field.go_type_name()
+    if kind is Kind.STRING:
+        return _string
+    if kind is Kind.INT64 or kind is Kind.INT_PTR:  # Go's int is 64 bits wide
+        return _integer(_INT64_MIN, _INT64_MAX, go_type)
+    if kind is Kind.UINT32_PTR:
+        return _integer(0, _UINT32_MAX, go_type)
+    if kind is Kind.BOOL:
+        return _bool
+    if kind is Kind.STRINGS or kind is Kind.STRINGS_OR_NULL:
+        return _strings(() if kind is Kind.STRINGS else None)
+    if kind is Kind.UINT32S:
+        return _list(_integer(0, _UINT32_MAX, "uint32"), go_type)
+    if kind is Kind.STRING_MAP:
+        return _string_map
     assert field.model is not None
     decode = plans[field.model].decoder(plans)
     if kind is Kind.STRUCTS:
-        return _list(decode, f"[]{field.model.__name__}")
+        return _list(decode, go_type)
     return decode
 
 

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from typing import Any
 
 from yaml.representer import SafeRepresenter
 
+from cdi.errors import SpecError
+from cdi.gotext import quote
 from cdi.spec.model import ContainerEdits, Spec
 from cdi.spec.schema import FIELDS, Kind
 from cdi.spec.yaml11 import GoYAMLResolver
@@ -66,26 +69,33 @@ def _plain_value(value: Any, kind: Kind, json_style: bool) -> Any:
     return value
 
 
-class _Dumper(_Emitter, SafeRepresenter, GoYAMLResolver):
+class GoQuotingDumper(_Emitter, SafeRepresenter, GoYAMLResolver):
     """PyYAML's safe dumper, quoting every string the reference would read as non-string."""
 
-    def __init__(self, stream: Any) -> None:
-        _Emitter.__init__(self, stream, allow_unicode=True, width=1 << 16, explicit_start=True)
+    def __init__(self, stream: Any, *, explicit_start: bool = False) -> None:
+        _Emitter.__init__(
+            self, stream, allow_unicode=True, width=1 << 16, explicit_start=explicit_start
+        )
         SafeRepresenter.__init__(self, default_flow_style=False, sort_keys=False)
         GoYAMLResolver.__init__(self)
 
 
+def dump_yaml(value: Any, dumper: Callable[..., Any] = GoQuotingDumper, **options: Any) -> str:
+    """Plain data as YAML text, written by *dumper* (made with the stream and *options*)."""
+    stream = io.StringIO()
+    emitter = dumper(stream, **options)
+    try:
+        emitter.open()
+        emitter.represent(value)
+        emitter.close()
+    finally:
+        emitter.dispose()
+    return stream.getvalue()
+
+
 def encode_yaml(spec: Spec) -> bytes:
     """The spec as YAML, starting with ``---``."""
-    stream = io.StringIO()
-    dumper = _Dumper(stream)
-    try:
-        dumper.open()
-        dumper.represent(to_plain(spec))
-        dumper.close()
-    finally:
-        dumper.dispose()
-    return stream.getvalue().encode()
+    return dump_yaml(to_plain(spec), explicit_start=True).encode()
 
 
 def encode_json(spec: Spec) -> bytes:
@@ -96,12 +106,15 @@ def encode_json(spec: Spec) -> bytes:
 
 
 def encode(spec: Spec, fmt: str) -> bytes:
-    """Encode as ``"yaml"`` or ``"json"``."""
-    if fmt == "json":
-        return encode_json(spec)
-    if fmt == "yaml":
-        return encode_yaml(spec)
-    raise ValueError(f"unknown spec format {fmt!r} (want yaml or json)")
+    """Encode as ``"yaml"`` or ``"json"``; a spec holding text that is not Unicode (a lone
+    surrogate, from undecodable input) raises :class:`~cdi.errors.SpecError`."""
+    if fmt not in ("json", "yaml"):
+        raise ValueError(f"unknown spec format {fmt!r} (want yaml or json)")
+    try:
+        return encode_json(spec) if fmt == "json" else encode_yaml(spec)
+    except UnicodeEncodeError as err:
+        text = err.object if isinstance(err.object, str) else ""
+        raise SpecError(f"invalid CDI Spec: {quote(text)} is not valid UTF-8 text") from None
 
 
 def edits_to_plain(edits: ContainerEdits) -> dict[str, Any]:

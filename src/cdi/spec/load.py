@@ -1,35 +1,56 @@
 """Reading spec files: bytes to a validated :class:`~cdi.spec.model.Spec`, or a SpecError.
 
-JSON documents take the C ``json`` fast path (same results as the YAML path, which every
-document can also take); anything ``json`` cannot read, and every error location, goes
-through the YAML 1.1 path. Errors read like the reference's and carry file, line and column.
+JSON documents take the C ``json`` fast path when it gives what the reference's YAML reader
+would (no surrogate escapes, valid UTF-8, no number beyond what Go reads as a number);
+anything else goes through the YAML 1.1 path. Errors carry the reference's text, with its
+wrappers (see :mod:`cdi.spec.failure`), and file, line and column. Positions come from the
+one parse: the YAML path keeps them, the JSON path finds them in the text when needed.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import stat
 from typing import Any
 
 from cdi.errors import FieldPath, SpecError
 from cdi.gotext import path_error, quote
-from cdi.spec import yaml11
+from cdi.spec import failure, yaml11
 from cdi.spec.decode import DecodeError, decode_spec
+from cdi.spec.jsonlocate import JSONDocument
 from cdi.spec.model import Spec
 from cdi.spec.validate import ValidationError, validate_spec_content
 
-#: Spec files larger than this are refused before parsing (the largest generated specs seen
-#: in practice are a few hundred KiB).
-MAX_SPEC_SIZE = 8 * 1024 * 1024
+#: Spec files larger than this are refused before parsing. The largest real spec known is
+#: 172 kB (968 MIG devices); at this size even the slowest document to parse (the most
+#: nodes per byte, YAML) loads or fails within about a second (bench/limits.py).
+MAX_SPEC_SIZE = 1024 * 1024
 
 _INT_MIN, _UINT_MAX = -(2**63), 2**64 - 1
+_UINT_DIGITS = len(str(_UINT_MAX))
+# A \u escape of a UTF-16 surrogate: go-yaml refuses every one, even a valid pair.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abAB-Fa-f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+Document = failure.Document
 
 
-def _json_int(text: str) -> int | float:
-    # go-yaml turns integers beyond int64/uint64 into floats; so must the fast path.
+def _json_float(text: str) -> float | str:
+    value = float(text)
+    # Go's ParseFloat fails on overflow, so go-yaml keeps such a number as a string.
+    return text if math.isinf(value) else value
+
+
+def _json_int(text: str) -> int | float | str:
+    # go-yaml turns integers beyond int64/uint64 into floats (or strings, past float64);
+    # long ones never reach int(), whose digit limit would raise.
+    if len(text.lstrip("-")) > _UINT_DIGITS:
+        return _json_float(text)
     value = int(text)
-    return value if _INT_MIN <= value <= _UINT_MAX else float(text)
+    return value if _INT_MIN <= value <= _UINT_MAX else _json_float(text)
 
 
 def _no_constants(name: str) -> Any:
@@ -41,24 +62,54 @@ def _looks_like_json(data: str | bytes) -> bool:
     return head[:1] in ("{", b"{")
 
 
-def parse_value(data: str | bytes) -> Any:
-    """The document as plain values (:class:`~cdi.spec.yaml11.Pairs` for mappings)."""
-    if _looks_like_json(data):
+def read_json(data: str | bytes, *, pairs: bool = True) -> tuple[str, Any] | None:
+    """``(text, value)`` read by the C JSON parser, or ``None`` where only the YAML path reads
+    *data* as the reference does. Mappings become :class:`~cdi.spec.yaml11.Pairs` (repeated
+    keys kept), or with *pairs* false ``dict`` (the last repeated key wins).
+    """
+    if isinstance(data, bytes):
         try:
-            return json.loads(
-                data,
-                object_pairs_hook=yaml11.Pairs,
-                parse_int=_json_int,
-                parse_constant=_no_constants,
-            )
-        except (ValueError, RecursionError):
-            pass
-    return yaml11.load(data)
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    elif _SURROGATE.search(data):
+        return None
+    else:
+        text = data
+    if _SURROGATE_ESCAPE.search(text):
+        return None
+    try:
+        value = json.loads(
+            text,
+            object_pairs_hook=yaml11.Pairs if pairs else None,
+            parse_int=_json_int,
+            parse_float=_json_float,
+            parse_constant=_no_constants,
+        )
+    except (ValueError, RecursionError):
+        return None
+    return text, value
+
+
+def parse_document(data: str | bytes) -> Document:
+    """The document as plain values (:class:`~cdi.spec.yaml11.Pairs` for mappings).
+
+    Raises :class:`~cdi.spec.yaml11.YAMLValueError` when it is not YAML.
+    """
+    if _looks_like_json(data):
+        read = read_json(data)
+        if read is not None:
+            return JSONDocument(*read)
+    return yaml11.parse(data)
+
+
+def parse_value(data: str | bytes) -> Any:
+    """The plain value of the document in *data* (repeated keys kept as pairs)."""
+    return parse_document(data).value
 
 
 def _parse_failure(
     message: str,
-    data: str | bytes,
     path: str | None,
     *,
     field_path: FieldPath = (),
@@ -68,10 +119,15 @@ def _parse_failure(
     text = f"failed to unmarshal CDI Spec: {message}"
     if path is not None:
         text = f"failed to parse CDI Spec {quote(path)}: {text}"
-    if position is None:
-        position = yaml11.locate(data, field_path) if field_path else None
     line, column = position or (None, None)
     return SpecError(text, path=path, line=line, column=column, field_path=field_path, hint=hint)
+
+
+def _reported(problem: failure.Failure, document: Document, path: str | None) -> SpecError:
+    position = problem.position or document.locate(problem.field_path)
+    return _parse_failure(
+        problem.message, path, field_path=problem.field_path, position=position, hint=problem.hint
+    )
 
 
 def _too_large(size: int) -> str:
@@ -85,26 +141,29 @@ def parse_spec(data: str | bytes, path: str | None = None, *, strict: bool = Fal
     Raises :class:`~cdi.errors.SpecError`.
     """
     if len(data) > MAX_SPEC_SIZE:
-        raise _parse_failure(_too_large(len(data)), data, path)
+        raise _parse_failure(_too_large(len(data)), path)
     try:
-        value = parse_value(data)
+        document = parse_document(data)
     except yaml11.YAMLValueError as err:
-        raise _parse_failure(err.message, data, path, position=(err.line, err.column)) from None
-    if value is None:
+        raise _parse_failure(
+            failure.YAML_PHASE + err.message, path, position=(err.line, err.column)
+        ) from None
+    if isinstance(document, yaml11.Document) and document.duplicates:
+        # go-yaml refuses repeated keys whatever else the document holds.
+        raise _reported(failure.duplicate_keys(document.duplicates), document, path)
+    if document.value is None:
         message = "no Spec data"
         if path is not None:
             message = f"failed to parse CDI Spec {quote(path)}, {message}"
         raise SpecError(message, path=path)
     try:
-        spec = decode_spec(value)
+        spec = decode_spec(document.value)
     except DecodeError as err:
-        raise _parse_failure(
-            err.message, data, path, field_path=err.field_path, hint=err.hint
-        ) from None
+        raise _reported(failure.decode_failure(document, err), document, path) from None
     try:
         validate_spec_content(spec, strict=strict)
     except ValidationError as err:
-        line, column = yaml11.locate(data, err.field_path) or (None, None)
+        line, column = document.locate(err.field_path) or (None, None)
         raise SpecError(
             f"invalid CDI Spec: {err.message}",
             path=path,

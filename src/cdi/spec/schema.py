@@ -48,10 +48,48 @@ class Field:
     model: type | None = None
     #: Written even when empty (the Go field has no ``omitempty``).
     always: bool = False
+    #: The Go type where it is not the kind's usual one, as Go's decoding errors name it.
+    go_type: str | None = None
+
+    def go_type_name(self) -> str:
+        """The field's Go type as ``encoding/json`` names it (``[]*specs.Mount``, ``int64``)."""
+        if self.go_type is not None:
+            return self.go_type
+        if self.model is not None:
+            struct = f"specs.{self.model.__name__}"
+            return f"[]*{struct}" if self.kind is Kind.STRUCTS else struct
+        return _GO_TYPES[self.kind]
+
+    def go_item_type_name(self) -> str:
+        """The Go type of one entry of a list or map field (pointers taken away)."""
+        if self.model is not None:
+            return f"specs.{self.model.__name__}"
+        return "uint32" if self.kind is Kind.UINT32S else "string"
 
 
-def _f(key: str, attr: str, kind: Kind, model: type | None = None, always: bool = False) -> Field:
-    return Field(key, attr, kind, model, always)
+_GO_TYPES = {
+    Kind.STRING: "string",
+    Kind.INT64: "int64",
+    Kind.INT_PTR: "int",  # a pointer field reports the type it points to
+    Kind.UINT32_PTR: "uint32",
+    Kind.BOOL: "bool",
+    Kind.STRINGS: "[]string",
+    Kind.STRINGS_OR_NULL: "[]string",
+    Kind.UINT32S: "[]uint32",
+    Kind.STRING_MAP: "map[string]string",
+}
+
+
+def _f(
+    key: str,
+    attr: str,
+    kind: Kind,
+    model: type | None = None,
+    always: bool = False,
+    *,
+    go_type: str | None = None,
+) -> Field:
+    return Field(key, attr, kind, model, always, go_type)
 
 
 S = Kind.STRING
@@ -61,7 +99,7 @@ FIELDS: dict[type, tuple[Field, ...]] = {
         _f("cdiVersion", "cdi_version", S, always=True),
         _f("kind", "kind", S, always=True),
         _f("annotations", "annotations", Kind.STRING_MAP),
-        _f("devices", "devices", Kind.STRUCTS, Device, always=True),
+        _f("devices", "devices", Kind.STRUCTS, Device, always=True, go_type="[]specs.Device"),
         _f("containerEdits", "container_edits", Kind.STRUCT, ContainerEdits),
     ),
     Device: (
@@ -84,7 +122,7 @@ FIELDS: dict[type, tuple[Field, ...]] = {
         _f("type", "type", S),
         _f("major", "major", Kind.INT64),
         _f("minor", "minor", Kind.INT64),
-        _f("fileMode", "file_mode", Kind.UINT32_PTR),
+        _f("fileMode", "file_mode", Kind.UINT32_PTR, go_type="fs.FileMode"),
         _f("permissions", "permissions", S),
         _f("uid", "uid", Kind.UINT32_PTR),
         _f("gid", "gid", Kind.UINT32_PTR),
@@ -114,6 +152,19 @@ FIELDS: dict[type, tuple[Field, ...]] = {
         _f("name", "name", S, always=True),
     ),
 }
+
+
+def field_for_key(model: type, key: str) -> Field | None:
+    """The field of *model* that JSON key *key* fills: an exact match, else one ignoring case."""
+    fields = FIELDS[model]
+    for field in fields:
+        if field.key == key:
+            return field
+    folded = key.lower()
+    for field in fields:
+        if field.key.lower() == folded:
+            return field
+    return None
 
 
 def json_key(model: type, attr: str) -> str:

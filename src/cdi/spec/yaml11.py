@@ -9,17 +9,25 @@ Values come out JSON-shaped: ``None``, ``bool``, ``int``, ``float``, ``str``, ``
 :class:`Pairs` for mappings (keys turned into strings as the reference's YAML-to-JSON step
 does). Duplicate keys are left for the typed decoder to report, which sees every key anyway.
 
-Guard rails: alias expansion is counted (a "billion laughs" document fails fast), recursive
-aliases and excessive nesting are refused.
+Guard rails: alias expansion and the number of nodes are counted (a "billion laughs" or a
+huge document fails fast), recursive aliases and excessive nesting are refused.
+
+Errors read as go-yaml words them (``yaml: line 8: did not find expected ',' or '}'``, with
+go-yaml's own line numbering); :class:`YAMLValueError` also carries the exact 1-based line
+and column. Duplicate keys do not stop the parse: they are collected, with go-yaml's text for
+them, for the caller to decide (spec files refuse them; OCI specs let the last one win).
 """
 
 from __future__ import annotations
 
+import binascii
+import codecs
 import math
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
+from yaml.error import MarkedYAMLError
 from yaml.events import (
     AliasEvent,
     DocumentEndEvent,
@@ -32,7 +40,9 @@ from yaml.events import (
     StreamEndEvent,
 )
 from yaml.nodes import Node, ScalarNode
+from yaml.reader import ReaderError
 from yaml.resolver import BaseResolver
+from yaml.scanner import ScannerError
 
 from cdi.gotext import format_float32, quote
 
@@ -50,6 +60,10 @@ _Mark = Any
 MAX_ALIAS_EXPANSION = 100_000
 #: How deeply collections may nest (a spec needs about eight levels).
 MAX_DEPTH = 100
+#: How many nodes (scalars, collections, aliases) a document may have. Building values from
+#: events costs a few microseconds per node, so this bounds the time any document can take;
+#: the largest real spec known (968 MIG devices, 172 kB) has about 17,000.
+MAX_NODES = 100_000
 
 TAG_NULL = "tag:yaml.org,2002:null"
 TAG_BOOL = "tag:yaml.org,2002:bool"
@@ -87,6 +101,7 @@ _YAML_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
 # Go's strconv.ParseFloat decimal syntax, for scalars starting with ".".
 _GO_DOT_FLOAT = re.compile(r"\.[0-9]+([eE][-+]?[0-9]+)?")
 _INT64_MIN, _INT64_MAX, _UINT64_MAX = -(2**63), 2**63 - 1, 2**64 - 1
+_UINT64_DIGITS = len(str(_UINT64_MAX))
 
 
 def _parse_go_int(text: str) -> int | None:
@@ -97,6 +112,10 @@ def _parse_go_int(text: str) -> int | None:
     if len(digits) > 1 and digits[0] == "0":
         base = _GO_BASES.get(digits[1], 8)
         value = int(digits[2:] if base != 8 or digits[1] in "oO" else digits[1:], base)
+    elif len(digits) > _UINT64_DIGITS:
+        # Out of range for Go anyway; and Python refuses to convert very long decimal
+        # strings (the int-string limit), which must not surface as a ValueError.
+        return None
     else:
         value = int(digits)
     if sign == "-":
@@ -150,16 +169,63 @@ class Pairs(list[tuple[str, Any]]):
 class YAMLValueError(ValueError):
     """The document is not valid YAML, or not a plain value; ``line``/``column`` locate it."""
 
-    def __init__(self, message: str, mark: _Mark | None = None) -> None:
+    def __init__(
+        self, message: str, mark: _Mark | None = None, position: tuple[int, int] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
-        self.line = mark.line + 1 if mark is not None else None
-        self.column = mark.column + 1 if mark is not None else None
+        if mark is not None:
+            position = (mark.line + 1, mark.column + 1)
+        self.line: int | None = position[0] if position is not None else None
+        self.column: int | None = position[1] if position is not None else None
 
 
-# Tags a document may spell out (``!!int "5"``); anything else is refused.
-_SCALAR_TAGS = frozenset({TAG_NULL, TAG_BOOL, TAG_INT, TAG_FLOAT})
-_TEXT_TAGS = frozenset({TAG_STR, TAG_TIMESTAMP, TAG_BINARY, "!"})
+def _syntax_error(err: MarkedYAMLError) -> YAMLValueError:
+    """A libyaml scanner or parser error, worded as go-yaml words it.
+
+    go-yaml prints the 0-based line of the problem for parser errors and the 1-based one for
+    scanner errors, falls back to the context's line, and leaves the line out when it is 0.
+    Tools match these texts, so they are kept; the exact position is attached separately.
+    """
+    problem_line = err.problem_mark.line if err.problem_mark is not None else 0
+    context_line = err.context_mark.line if err.context_mark is not None else 0
+    line = 0
+    if problem_line:
+        line = problem_line + 1 if isinstance(err, ScannerError) else problem_line
+    elif context_line:
+        line = context_line
+    where = f"line {line}: " if line else ""
+    problem = err.problem or "unknown problem parsing YAML content"
+    return YAMLValueError(f"yaml: {where}{problem}", err.problem_mark or err.context_mark)
+
+
+def _reader_error(err: ReaderError, data: bytes) -> YAMLValueError:
+    """Undecodable input (bad UTF-8, control characters); go-yaml gives no line for these."""
+    offset = min(max(err.position, 0), len(data))
+    line = data.count(b"\n", 0, offset)
+    column = offset - (data.rfind(b"\n", 0, offset) + 1)
+    return YAMLValueError(f"yaml: {err.reason}", position=(line + 1, column + 1))
+
+
+def _short_tag(tag: str) -> str:
+    return "!!" + tag.removeprefix("tag:yaml.org,2002:") if tag.startswith("tag:yaml.org") else tag
+
+
+def _go_bytes_as_text(data: bytes) -> str:
+    """Bytes as Go's JSON encoder writes a string: each invalid UTF-8 byte becomes U+FFFD."""
+    return data.decode("utf-8", errors=_PER_BYTE_REPLACE)
+
+
+def _replace_one_byte(err: UnicodeError) -> tuple[str, int]:
+    assert isinstance(err, UnicodeDecodeError)
+    return "\ufffd", err.start + 1
+
+
+_PER_BYTE_REPLACE = "cdi-go-per-byte-replace"
+codecs.register_error(_PER_BYTE_REPLACE, _replace_one_byte)
+
+# Tags go-yaml resolves a scalar against (``!!int "5"`` is 5; ``!!int "x"`` an error).
+_RESOLVED_TAGS = frozenset({TAG_NULL, TAG_BOOL, TAG_INT, TAG_FLOAT})
 
 
 def _scalar(event: ScalarEvent) -> Any:
@@ -167,19 +233,30 @@ def _scalar(event: ScalarEvent) -> Any:
     tag = event.tag
     if tag is None:
         return resolve_plain(text)[1] if event.implicit[0] else text
-    if tag in _TEXT_TAGS:
-        # go-yaml hands timestamps and binary data to untyped targets as their text.
-        return text
-    if tag not in _SCALAR_TAGS:
-        raise YAMLValueError(f"yaml: unsupported tag {tag}", event.start_mark)
-    resolved_tag, value = resolve_plain(text)
-    if resolved_tag == tag:
-        return value
-    if tag == TAG_FLOAT and resolved_tag == TAG_INT:
-        return float(value)
-    raise YAMLValueError(
-        f"yaml: cannot decode {quote(text)} as a {tag.rsplit(':', 1)[-1]}", event.start_mark
-    )
+    if tag in _RESOLVED_TAGS:
+        resolved_tag, value = resolve_plain(text)
+        if resolved_tag == tag:
+            return value
+        if tag == TAG_FLOAT and resolved_tag == TAG_INT:
+            return float(value)
+        raise YAMLValueError(
+            f"yaml: cannot decode {_short_tag(resolved_tag)} `{text}` as a {_short_tag(tag)}",
+            event.start_mark,
+        )
+    if tag == TAG_BINARY:
+        encoded = text.replace("\n", "").replace("\r", "")
+        try:
+            if len(encoded) % 4:  # Go's standard encoding wants whole, padded quanta
+                raise ValueError(encoded)
+            data = binascii.a2b_base64(encoded, strict_mode=True)
+        except (binascii.Error, ValueError):
+            raise YAMLValueError(
+                "yaml: !!binary value contains invalid base64 data", event.start_mark
+            ) from None
+        return _go_bytes_as_text(data)
+    # !!str, !!timestamp, the non-specific "!" and every tag go-yaml does not resolve: the
+    # text itself, as go-yaml hands it to an untyped target.
+    return text
 
 
 def _key_string(key: Any, event: _Event) -> str:
@@ -197,6 +274,25 @@ def _key_string(key: Any, event: _Event) -> str:
     raise YAMLValueError(f"yaml: a mapping key cannot be {what}", event.start_mark)
 
 
+def _go_key(key: Any) -> str:
+    """A key as go-yaml's ``%#v`` prints it in a duplicate-key error."""
+    if isinstance(key, str):
+        return quote(key)
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if isinstance(key, float):
+        return format_float32(key)
+    return str(key)
+
+
+class Duplicate(NamedTuple):
+    """A key that a mapping repeats: go-yaml's text for it, and where the repeated key is."""
+
+    message: str
+    line: int
+    column: int
+
+
 class _Merge:
     """Marks the pending key of a mapping as ``<<``."""
 
@@ -207,14 +303,27 @@ _MERGE = _Merge()
 class _Frame:
     """An open sequence or mapping while events stream in."""
 
-    __slots__ = ("anchor", "key", "key_mark", "marks", "merges", "size", "start", "value")
+    __slots__ = (
+        "anchor",
+        "key",
+        "key_mark",
+        "keys",
+        "marks",
+        "merges",
+        "raw_key",
+        "size",
+        "start",
+        "value",
+    )
 
     def __init__(self, value: list[Any], start: _Event) -> None:
         self.value = value
         self.start = start
         self.anchor: str | None = getattr(start, "anchor", None)
         self.key: str | _Merge | None = None
+        self.raw_key: Any = None
         self.key_mark: _Mark | None = None
+        self.keys: set[Any] | None = None
         self.size = 1
         self.merges: list[tuple[Any, _Event]] = []
         self.marks: list[_Mark] = []
@@ -224,7 +333,8 @@ class _Builder:
     """Builds plain values from parser events with an explicit stack.
 
     libyaml's own composer recurses in C and crashes on deeply nested input, so documents are
-    assembled here, where depth, alias expansion and recursive aliases are checked.
+    assembled here, where depth, size, alias expansion and recursive aliases are checked, and
+    where repeated keys and (when asked) every node's position are noted on the way.
     """
 
     def __init__(self, keep_marks: bool) -> None:
@@ -233,10 +343,17 @@ class _Builder:
         self.stack: list[_Frame] = []
         self.anchors: dict[str, tuple[Any, int]] = {}
         self.expanded = 0
+        self.nodes = 0
         self.root: Any = None
         self.documents: list[Any] = []
+        self.duplicates: list[Duplicate] = []
+        #: Whether a NaN or an infinity was read (the JSON conversion may refuse it).
+        self.non_finite = False
 
     def run(self, data: str | bytes) -> list[Any]:
+        if isinstance(data, str):
+            # libyaml reads bytes; a lone surrogate then fails as invalid UTF-8 would.
+            data = data.encode("utf-8", "surrogatepass")
         parser = _Parser(data)
         try:
             while True:
@@ -244,9 +361,10 @@ class _Builder:
                 if event is None or type(event) is StreamEndEvent:
                     return self.documents
                 self.feed(event)
-        except yaml.MarkedYAMLError as err:
-            problem = err.problem or str(err)
-            raise YAMLValueError(f"yaml: {problem}", err.problem_mark) from None
+        except MarkedYAMLError as err:
+            raise _syntax_error(err) from None
+        except ReaderError as err:
+            raise _reader_error(err, data) from None
         except yaml.YAMLError as err:
             raise YAMLValueError(f"yaml: {err}") from None
         finally:
@@ -256,6 +374,8 @@ class _Builder:
         kind = type(event)
         if kind is ScalarEvent:
             value = _scalar(event)
+            if type(value) is float and not math.isfinite(value):
+                self.non_finite = True
             if event.anchor:
                 self.anchors[event.anchor] = (value, 1)
             self.deliver(value, 1, event)
@@ -271,14 +391,12 @@ class _Builder:
             self.documents.append(self.root)
 
     def open(self, event: _Event, value: list[Any]) -> None:
-        tag = event.tag
-        if tag is not None and tag not in (TAG_MAP, TAG_SEQ, "!"):
-            raise YAMLValueError(f"yaml: unsupported tag {tag}", event.start_mark)
+        # go-yaml ignores tags on collections; so does this.
         if len(self.stack) >= MAX_DEPTH:
-            raise YAMLValueError(
-                f"yaml: document nests deeper than {MAX_DEPTH} levels", event.start_mark
-            )
+            raise YAMLValueError(f"yaml: exceeded max depth of {MAX_DEPTH}", event.start_mark)
         frame = _Frame(value, event)
+        if type(value) is Pairs:
+            frame.keys = set()
         if frame.anchor:
             # Registered as open so that an alias to it from inside is seen as recursion.
             self.anchors.pop(frame.anchor, None)
@@ -299,41 +417,72 @@ class _Builder:
         entry = self.anchors.get(anchor)
         if entry is None:
             if any(frame.anchor == anchor for frame in self.stack):
-                raise YAMLValueError("yaml: recursive alias", event.start_mark)
-            raise YAMLValueError(f"yaml: unknown anchor {quote(anchor)}", event.start_mark)
+                raise YAMLValueError(
+                    f"yaml: anchor '{anchor}' value contains itself", event.start_mark
+                )
+            raise YAMLValueError(f"yaml: unknown anchor '{anchor}' referenced", event.start_mark)
         value, size = entry
         self.expanded += size
         if self.expanded > MAX_ALIAS_EXPANSION:
-            raise YAMLValueError(
-                f"yaml: aliases expand to more than {MAX_ALIAS_EXPANSION} nodes",
-                event.start_mark,
-            )
+            # go-yaml's words; it measures aliasing as a ratio, this counts nodes.
+            raise YAMLValueError("yaml: document contains excessive aliasing", event.start_mark)
         self.deliver(value, size, event)
 
     def deliver(self, value: Any, size: int, event: _Event) -> None:
+        """Hand a finished node (scalar, alias or collection) to the collection it is in."""
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise YAMLValueError(
+                f"yaml: document has more than {MAX_NODES} nodes", event.start_mark
+            )
         if not self.stack:
             self.root = value
             return
         parent = self.stack[-1]
         parent.size += size
-        if type(parent.value) is list:
+        if parent.keys is None:
             parent.value.append(value)
             if self.keep_marks:
                 parent.marks.append(event.start_mark)
         elif parent.key is None:
-            if type(event) is ScalarEvent and event.tag is None and event.value == "<<":
+            if (
+                type(event) is ScalarEvent
+                and event.tag is None
+                and event.implicit[0]  # a quoted "<<" is an ordinary key
+                and event.value == "<<"
+            ):
                 parent.key = _MERGE
             else:
                 parent.key = _key_string(value, event)
+                parent.raw_key = value
             parent.key_mark = event.start_mark
         else:
             if parent.key is _MERGE:
                 parent.merges.append((value, event))
             else:
+                raw = parent.raw_key
+                # go-yaml compares typed keys: 1 and "1" differ (and True == 1 in Python).
+                identity = raw if type(raw) is str else (type(raw), raw)
+                if identity in parent.keys:
+                    self.note_duplicate(parent, event)
+                else:
+                    parent.keys.add(identity)
                 parent.value.append((parent.key, value))
                 if self.keep_marks and parent.key_mark is not None:
                     parent.marks.append(parent.key_mark)
             parent.key = None
+
+    def note_duplicate(self, frame: _Frame, value_event: _Event) -> None:
+        """Remember a repeated key, as go-yaml's strict mode reports it (at its value's line)."""
+        line = value_event.start_mark.line + 1
+        mark = frame.key_mark
+        self.duplicates.append(
+            Duplicate(
+                f"line {line}: key {_go_key(frame.raw_key)} already set in map",
+                mark.line + 1 if mark is not None else line,
+                mark.column + 1 if mark is not None else 1,
+            )
+        )
 
     def merge(self, frame: _Frame) -> None:
         """``<<`` keys: merged entries never override the mapping's own or earlier ones."""
@@ -343,7 +492,8 @@ class _Builder:
             for source in sources:
                 if type(source) is not Pairs:
                     raise YAMLValueError(
-                        "yaml: map merge requires a map or a sequence of maps", event.start_mark
+                        "yaml: map merge requires map or sequence of maps as the value",
+                        event.start_mark,
                     )
                 for key, item in source:
                     if key not in present:
@@ -353,7 +503,35 @@ class _Builder:
                             frame.marks.append(event.start_mark)
 
 
-def _documents(data: str | bytes, keep_marks: bool) -> tuple[Any, _Builder]:
+class Document:
+    """A parsed YAML document: its plain value, its repeated keys, and where each node is."""
+
+    def __init__(self, value: Any, builder: _Builder) -> None:
+        self.value = value
+        self.duplicates = builder.duplicates
+        self.non_finite = builder.non_finite
+        self._marks = builder.marks
+
+    def locate(self, field_path: tuple[str | int, ...]) -> tuple[int, int] | None:
+        """The 1-based ``(line, column)`` of the node at *field_path*, or of its nearest ancestor.
+
+        A mapping step points at the key. Keys match exactly or, as in the decoder,
+        case-insensitively; among duplicates the last is taken, being the one reported.
+        """
+        value = self.value
+        position: tuple[int, int] | None = (1, 1) if value is not None else None
+        for step in field_path:
+            marks = self._marks.get(id(value))
+            index = step_index(value, step)
+            if marks is None or index is None or index >= len(marks):
+                break
+            mark = marks[index]
+            position = (mark.line + 1, mark.column + 1)
+            value = value[index][1] if type(value) is Pairs else value[index]
+        return position
+
+
+def _parse(data: str | bytes, keep_marks: bool) -> tuple[Any, _Builder]:
     builder = _Builder(keep_marks)
     documents = builder.run(data)
     for extra in documents[1:]:
@@ -362,42 +540,31 @@ def _documents(data: str | bytes, keep_marks: bool) -> tuple[Any, _Builder]:
     return (documents[0] if documents else None), builder
 
 
+def parse(data: str | bytes) -> Document:
+    """Parse the document in *data*, keeping positions; raises :class:`YAMLValueError`."""
+    value, builder = _parse(data, keep_marks=True)
+    return Document(value, builder)
+
+
 def load(data: str | bytes) -> Any:
-    """Parse the document in *data* into plain values (``None`` when it is empty)."""
-    return _documents(data, keep_marks=False)[0]
+    """Parse the document in *data* into plain values (``None`` when it is empty).
 
-
-def locate(data: str | bytes, field_path: tuple[str | int, ...]) -> tuple[int, int] | None:
-    """The 1-based ``(line, column)`` of the node at *field_path*, or of its nearest ancestor.
-
-    A mapping step points at the key. Keys match exactly or, as in the decoder,
-    case-insensitively; among duplicates the last is taken, being the one reported.
+    Repeated keys are kept as pairs (:class:`Pairs`); nothing is refused for them here.
     """
-    try:
-        value, builder = _documents(data, keep_marks=True)
-    except YAMLValueError:
-        return None
-    position: tuple[int, int] | None = (1, 1) if value is not None else None
-    for step in field_path:
-        marks = builder.marks.get(id(value))
-        index = _step_index(value, step)
-        if marks is None or index is None or index >= len(marks):
-            break
-        mark = marks[index]
-        position = (mark.line + 1, mark.column + 1)
-        value = value[index][1] if type(value) is Pairs else value[index]
-    return position
+    return _parse(data, keep_marks=False)[0]
 
 
-def _step_index(value: Any, step: str | int) -> int | None:
+def step_index(value: Any, step: str | int) -> int | None:
+    """Which entry of the list or mapping *value* the path step *step* selects, if any."""
     if type(value) is list and isinstance(step, int):
         return step if 0 <= step < len(value) else None
     if type(value) is Pairs and isinstance(step, str):
         exact = folded = None
+        folded_step = step.lower()
         for index, (key, _) in enumerate(value):
             if key == step:
                 exact = index
-            elif key.lower() == step.lower():
+            elif key.lower() == folded_step:
                 folded = index
         return exact if exact is not None else folded
     return None
