@@ -130,7 +130,8 @@ def _environment(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def sh(script: str, cwd: Path, env: dict[str, str]) -> str:
+def _sh(script: str, cwd: Path, env: dict[str, str]) -> tuple[int, str]:
+    """Exit status and output (stdout and stderr interleaved) of *script*."""
     result = subprocess.run(
         ["sh", "-c", script],
         cwd=cwd,
@@ -139,10 +140,14 @@ def sh(script: str, cwd: Path, env: dict[str, str]) -> str:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        timeout=300,
+        timeout=600,
         check=False,
     )
-    return result.stdout
+    return result.returncode, result.stdout
+
+
+def sh(script: str, cwd: Path, env: dict[str, str]) -> str:
+    return _sh(script, cwd, env)[1]
 
 
 def _console_params() -> list[object]:
@@ -216,20 +221,10 @@ def test_output_matching() -> None:
 @pytest.mark.e2e
 @pytest.mark.usefixtures("require_runtime")
 def test_demo_shows_what_the_readme_shows(checkout: Path, tmp_path: Path) -> None:
-    result = subprocess.run(
-        ["sh", "examples/demo.sh", str(BIN)],
-        cwd=checkout,
-        env=_environment(tmp_path),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout
+    returncode, output = _sh(f"sh examples/demo.sh {BIN}", checkout, _environment(tmp_path))
+    assert returncode == 0, output
     shown = {command.key: command for body in blocks("console") for command in transcript(body)}
-    demo = {command.key: command for command in transcript(result.stdout)}
+    demo = {command.key: command for command in transcript(output)}
     # Every README command that depends on a setup -- containers, the broken examples, the
     # root filesystem -- is one the demo runs, so `make demo` proves the README's setup.
     needs_setup = {

@@ -280,9 +280,7 @@ def test_keyboard_interrupt_kills_the_container(
     def wait(self: subprocess.Popen[bytes], timeout: float | None = None) -> int:
         if not interrupted:
             interrupted.append(True)
-            deadline = time.monotonic() + 10
-            while runc.status(cid) != "running" and time.monotonic() < deadline:
-                time.sleep(0.05)
+            _wait_until_running(runc, cid)
             assert runc.status(cid) == "running"
             raise KeyboardInterrupt
         return original(self, timeout)
@@ -296,32 +294,41 @@ def test_keyboard_interrupt_kills_the_container(
     assert runc.ids() == set()
 
 
-def test_existing_container_id_is_refused_and_left_alone(
-    busybox_rootfs: Path, tmp_path: Path, runc: RuncState
-) -> None:
-    cid = new_container_id()
+def _sleep_in_background(
+    rootfs: Path, cid: str, **kwargs: Any
+) -> tuple[threading.Thread, list[object]]:
+    """``sleep 60`` in container *cid*, run on a thread; its result (or error) lands in the list."""
     results: list[object] = []
 
-    def first() -> None:
+    def sleeper() -> None:
         try:
+            spec = default_oci_spec(["sleep", "60"])
             results.append(
                 run_container(
-                    default_oci_spec(["sleep", "60"]),
-                    busybox_rootfs,
-                    container_id=cid,
-                    stdin=subprocess.DEVNULL,
-                    timeout=30,
+                    spec, rootfs, container_id=cid, stdin=subprocess.DEVNULL, timeout=30, **kwargs
                 )
             )
         except Exception as exc:
             results.append(exc)
 
-    thread = threading.Thread(target=first)
+    thread = threading.Thread(target=sleeper)
     thread.start()
+    return thread, results
+
+
+def _wait_until_running(state: RuncState, cid: str) -> None:
+    deadline = time.monotonic() + 10
+    while state.status(cid) != "running" and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def test_existing_container_id_is_refused_and_left_alone(
+    busybox_rootfs: Path, tmp_path: Path, runc: RuncState
+) -> None:
+    cid = new_container_id()
+    thread, results = _sleep_in_background(busybox_rootfs, cid)
     try:
-        deadline = time.monotonic() + 10
-        while runc.status(cid) != "running" and time.monotonic() < deadline:
-            time.sleep(0.05)
+        _wait_until_running(runc, cid)
         with pytest.raises(ContainerError, match="already exists"):
             run(busybox_rootfs, tmp_path, default_oci_spec(["true"]), container_id=cid)
         assert runc.status(cid) == "running"
@@ -340,29 +347,9 @@ def test_runtime_root_holds_the_container(
     monkeypatch.chdir(tmp_path)
     chosen = RuncState(tmp_path / "state")
     cid = new_container_id()
-    results: list[object] = []
-
-    def sleeper() -> None:
-        try:
-            results.append(
-                run_container(
-                    default_oci_spec(["sleep", "60"]),
-                    busybox_rootfs,
-                    container_id=cid,
-                    stdin=subprocess.DEVNULL,
-                    timeout=30,
-                    runtime_root="state",
-                )
-            )
-        except Exception as exc:
-            results.append(exc)
-
-    thread = threading.Thread(target=sleeper)
-    thread.start()
+    thread, results = _sleep_in_background(busybox_rootfs, cid, runtime_root="state")
     try:
-        deadline = time.monotonic() + 10
-        while chosen.status(cid) != "running" and time.monotonic() < deadline:
-            time.sleep(0.05)
+        _wait_until_running(chosen, cid)
         assert chosen.ids() == {cid}
         assert chosen.status(cid) == "running"
         assert runc.ids() == set()
