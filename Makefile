@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/read_your_writes.py
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/generate.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .mypy_cache .pytest_cache .ruff_cache

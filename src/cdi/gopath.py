@@ -7,9 +7,11 @@ point (it keeps a leading ``//``), so the one rule that matters is restated here
 
 from __future__ import annotations
 
+import functools
 import posixpath
 
 
+@functools.lru_cache(maxsize=4096)  # paths repeat: sort keys, lookups under one root
 def clean(path: str) -> str:
     """The shortest equivalent path: ``""`` is ``"."``, ``"//a/./b/"`` is ``"/a/b"``."""
     cleaned = posixpath.normpath(path)

@@ -105,9 +105,25 @@ def write_spec(
     """
     validate_spec(spec)
     file_name, fmt = spec_file_name(name or name_for_spec(spec), fmt)
-    data = encode(spec, fmt)
     directory = os.fspath(directory)
-    target = os.path.join(directory, file_name)
+    return _write_bytes(directory, os.path.join(directory, file_name), encode(spec, fmt), overwrite)
+
+
+def write_spec_file(
+    spec: Spec, path: str | os.PathLike[str], data: bytes, *, overwrite: bool = True
+) -> str:
+    """Validate *spec* and write *data*, its encoding, atomically to *path* as named.
+
+    For writers with their own encoding or file naming (``cdi generate``'s ``--output``);
+    otherwise the same as :func:`write_spec`: the directory is created (0755), the file is
+    0644. Returns *path*.
+    """
+    validate_spec(spec)
+    path = os.fspath(path)
+    return _write_bytes(os.path.dirname(path) or ".", path, data, overwrite)
+
+
+def _write_bytes(directory: str, target: str, data: bytes, overwrite: bool) -> str:
     try:
         os.makedirs(directory, mode=0o755, exist_ok=True)
     except OSError as err:

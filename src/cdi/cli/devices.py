@@ -13,7 +13,10 @@ from cdi.cli.render import emit_view
 @click.option(
     "-v", "--verbose", is_flag=True, help="Show each device's definition and its spec's edits."
 )
-@output_option
+@output_option(
+    choices=("text", "json", "yaml", "names"),
+    help="Output format (default: text, or the global -o); names: as nvidia-ctk cdi list.",
+)
 @click.pass_context
 def devices(ctx: click.Context, verbose: bool, output: str | None) -> None:
     """List the devices that resolve (qualified names, sorted).
@@ -21,12 +24,23 @@ def devices(ctx: click.Context, verbose: bool, output: str | None) -> None:
     With -v, each device is shown with its spec file and definition, followed by the
     spec's own container edits when it has any. Spec files that failed to load or
     conflict are counted on stderr, with the commands that explain them.
+
+    With -o names, the output is that of nvidia-ctk cdi list: each qualified name on a line
+    of its own, and "Found N CDI devices" on stderr.
     """
     from cdi.cli import views
 
     registry = open_registry(ctx)
+    fmt = output_format(ctx, output)
+    if fmt == "names":
+        names = views.devices_names(registry)
+        click.echo(views.devices_found_line(names), err=True)
+        for name in names:
+            click.echo(name)
+        warn_load_problems(ctx, registry)
+        return
     emit_view(
-        output_format(ctx, output),
+        fmt,
         lambda: views.devices_text(registry, verbose),
         lambda: views.devices_data(registry, verbose),
     )

@@ -41,9 +41,20 @@ def generated() -> str:
     for name in sorted(COMMANDS):
         command = main.get_command(root, name)
         assert command is not None
-        text, _ = _help(command, name, root)
-        parts += ["", f"### `cdi {name}`", "", "```text", text, "```"]
+        parts += _sections(command, [name], root)
     return "\n".join(parts)
+
+
+def _sections(command: click.Command, words: list[str], parent: click.Context) -> list[str]:
+    """The help of *command*, then that of each subcommand when it is a group."""
+    text, ctx = _help(command, words[-1], parent)
+    parts = ["", f"### `cdi {' '.join(words)}`", "", "```text", text, "```"]
+    if isinstance(command, click.Group):
+        for name in command.list_commands(ctx):
+            sub = command.get_command(ctx, name)
+            assert sub is not None
+            parts += _sections(sub, [*words, name], ctx)
+    return parts
 
 
 def render(document: str) -> str:

@@ -30,7 +30,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "monitor": ("cdi.cli.monitor", "Print views of the spec directories as they change."),
     "doctor": ("cdi.cli.doctor", "Explain why device names resolve or not."),
     "run": ("cdi.cli.run", "Run a command in a container with devices injected (runc)."),
+    "generate": ("cdi.cli.generate", "Generate CDI specs for this host's hardware (nvidia)."),
     "rootfs": ("cdi.cli.rootfs", "Make a busybox root filesystem for run --rootfs and builds."),
+    "transform": ("cdi.cli.transform", "Rewrite spec files (transform root: move their paths)."),
 }
 
 #: The reference tool's other names for commands (not shown by --help).

@@ -32,7 +32,7 @@ def _dump(value: Any, fmt: str, level: int) -> list[str]:
         from cdi.ocispec import dump_document
 
         return _indent(dump_document(value, "json"), level)
-    from cdi.cli.goyaml import dump
+    from cdi.spec.goyaml import dump
 
     return _indent(dump(value), level)
 
@@ -132,6 +132,16 @@ def devices_data(registry: Registry, verbose: bool = False) -> list[dict[str, An
             entry["specContainerEdits"] = to_plain(found.spec.spec.container_edits, json_style=True)
         result.append(entry)
     return result
+
+
+def devices_names(registry: Registry) -> list[str]:
+    """The qualified names of the devices, sorted (``nvidia-ctk cdi list``'s stdout)."""
+    return registry.list_devices()
+
+
+def devices_found_line(names: Sequence[str]) -> str:
+    """``nvidia-ctk cdi list``'s count, which it logs on stderr."""
+    return f"Found {len(names)} CDI devices"
 
 
 def devices_text(registry: Registry, verbose: bool = False) -> list[str]:

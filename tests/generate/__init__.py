@@ -1,0 +1,1 @@
+"""Tests of the hardware spec generators (cdi.generate)."""
