@@ -13,9 +13,7 @@ machine, and none can disturb theirs.
 from __future__ import annotations
 
 import itertools
-import os
 from pathlib import Path
-from typing import NoReturn
 
 import pytest
 
@@ -27,17 +25,10 @@ from cdi.runtime import (
     find_runtime,
     make_busybox_rootfs,
 )
+from needs import unavailable
 from runctools import RuncState
 
-E2E_REQUIRED = os.environ.get("CDI_E2E_REQUIRED") == "1"
 _ROOT_NUMBERS = itertools.count()
-
-
-def unavailable(reason: str) -> NoReturn:
-    """Skip the test for *reason*, or fail it when end-to-end tests are required."""
-    if E2E_REQUIRED:
-        pytest.fail(f"CDI_E2E_REQUIRED=1 but end-to-end tests cannot run: {reason}")
-    pytest.skip(reason)
 
 
 def runtime_problem() -> str | None:

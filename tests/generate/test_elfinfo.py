@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cdi.generate.elfinfo import read_note, read_soname
+from cdi.elfinfo import read_note, read_note_from, read_soname
 from generate.blobs import MACHINES, shared_object_bytes
 from generate.fixtures import symlink, write_file, write_shared_object
 
@@ -99,6 +99,36 @@ def test_notes(tmp_path: Path, arch: str, big_endian: bool) -> None:
     assert read_note(str(path), NOTE_SECTION, "Nobody") is None
     assert read_note(str(path), ".note.missing", NOTE_NAME) is None
     assert read_soname(str(path)) == "libcuda.so.1"
+
+
+def test_note_from_an_open_file(tmp_path: Path) -> None:
+    path = tmp_path / "libcuda.so.575.57.08"
+    write_shared_object(path, "libcuda.so.1", notes=[(NOTE_SECTION, NOTE_NAME, COMPAT)])
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert read_note_from(fd, NOTE_SECTION, NOTE_NAME) == COMPAT
+        # The descriptor stays open and usable: a second read works.
+        assert read_note_from(fd, NOTE_SECTION, "Nobody") is None
+        assert os.fstat(fd).st_size == path.stat().st_size
+    finally:
+        os.close(fd)
+    with path.open("rb") as handle:
+        assert read_note_from(handle, NOTE_SECTION, NOTE_NAME) == COMPAT
+        assert not handle.closed
+
+
+def test_note_from_refuses_what_is_not_a_regular_file(tmp_path: Path) -> None:
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        assert read_note_from(fd, NOTE_SECTION, NOTE_NAME) is None
+    finally:
+        os.close(fd)
+    reader, writer = os.pipe()
+    try:  # a pipe would block a reader that did not check: None at once instead
+        assert read_note_from(reader, NOTE_SECTION, NOTE_NAME) is None
+    finally:
+        os.close(reader)
+        os.close(writer)
 
 
 def test_note_needs_section_headers(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from click.testing import CliRunner
 
 import cdi
 from cdi.cli.main import main
+from cdi.generate import hooks as generate_hooks
 from cdi.generate import nvml as nvml_module
 from generate.fakenvml import FakeNvml
 from generate.fixtures import build_rootfs_2
@@ -99,7 +100,9 @@ def test_generate(case: dict[str, Any], tmp_path: Path, monkeypatch: pytest.Monk
         monkeypatch.setattr(nvml_module, "open_nvml", lambda *_args: fake)
     else:
         monkeypatch.setattr(nvml_module, "open_nvml", _no_nvml)
-    monkeypatch.setenv("PATH", "/nonexistent")  # the default hook path, whatever this host has
+    # The default hook path, whatever this host has installed.
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setattr(generate_hooks, "HOOK_SEARCH_DIRS", ())
     monkeypatch.delenv("XDG_DATA_DIRS", raising=False)  # config files: the default dirs
     args = [
         "generate",

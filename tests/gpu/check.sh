@@ -86,7 +86,7 @@ python3 -m cdi generate nvidia --mode nvml --driver-root "$root" --dev-root / "$
 python3 - "$work/spec/nvidia.yaml" "$rootfs" <<'PY'
 import os, sys
 import cdi
-from cdi.generate.elfinfo import read_soname
+from cdi.elfinfo import read_soname
 spec, rootfs = cdi.load_spec(sys.argv[1]), sys.argv[2]
 for m in spec.container_edits.mounts:
     name = read_soname(m.host_path)

@@ -184,9 +184,9 @@ def _env(name: str) -> str:
     default="",
     envvar=_env("CDI_HOOK_PATH"),
     metavar="PATH",
-    help="The hook binary the spec calls; default: nvidia-cdi-hook on PATH, else "
-    "/usr/bin/nvidia-cdi-hook. Any binary with nvidia-cdi-hook's arguments works; "
-    "for nvidia-ctk the hooks run as 'nvidia-ctk hook ...'.",
+    help="The hook binary the spec calls; default: cdi-hook, else nvidia-cdi-hook, on PATH "
+    "or the usual directories, else /usr/bin/nvidia-cdi-hook. Any binary with "
+    "nvidia-cdi-hook's arguments works; for nvidia-ctk the hooks run as 'nvidia-ctk hook ...'.",
 )
 @click.option(
     "--ldconfig-path",

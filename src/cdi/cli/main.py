@@ -31,6 +31,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("cdi.cli.doctor", "Explain why device names resolve or not."),
     "run": ("cdi.cli.run", "Run a command in a container with devices injected (runc)."),
     "generate": ("cdi.cli.generate", "Generate CDI specs for this host's hardware (nvidia)."),
+    "hook": ("cdi.cli.hook", "Run a hook subcommand as cdi-hook does (OCI state on stdin)."),
+    "install-hook": ("cdi.cli.hook", "Build the static cdi-hook launcher and install it."),
     "rootfs": ("cdi.cli.rootfs", "Make a busybox root filesystem for run --rootfs and builds."),
     "transform": ("cdi.cli.transform", "Rewrite spec files (transform root: move their paths)."),
 }
@@ -58,7 +60,8 @@ class LazyGroup(click.Group):
         entry = COMMANDS.get(ALIASES.get(cmd_name, cmd_name))
         if entry is None:
             return None
-        command = getattr(importlib.import_module(entry[0]), ALIASES.get(cmd_name, cmd_name))
+        attribute = ALIASES.get(cmd_name, cmd_name).replace("-", "_")
+        command = getattr(importlib.import_module(entry[0]), attribute)
         assert isinstance(command, click.Command)
         return command
 

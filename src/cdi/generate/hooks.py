@@ -42,8 +42,11 @@ _OFF_BY_DEFAULT = frozenset({CHMOD})
 #: Hooks that do nothing without arguments, and are left out then.
 _NEED_ARGUMENTS = frozenset({CREATE_SYMLINKS, CHMOD})
 
-DEFAULT_HOOK_BINARY = "nvidia-cdi-hook"
+#: The hook binaries looked for, in order: ours (``cdi install-hook``), then NVIDIA's.
+HOOK_BINARIES = ("cdi-hook", "nvidia-cdi-hook")
 DEFAULT_HOOK_PATH = "/usr/bin/nvidia-cdi-hook"
+#: Searched after ``$PATH`` (runtimes start hooks without one, so specs name a full path).
+HOOK_SEARCH_DIRS = EXECUTABLE_SEARCH_PATHS
 
 
 class HookConfigError(GenerateError):
@@ -77,20 +80,20 @@ class HookSelection:
 
 
 def resolve_hook_path(path: str = "", search_path: str | None = None) -> str:
-    """The hook binary to name in specs: *path* when given, else ``nvidia-cdi-hook`` found on
-    ``$PATH`` or the usual directories, else its default location."""
+    """The hook binary to name in specs: *path* when given, else ``cdi-hook`` or else
+    ``nvidia-cdi-hook`` found on ``$PATH`` or the usual directories, else NVIDIA's default
+    location."""
     if path:
         return path
     directories = [
         *(search_path if search_path is not None else os.environ.get("PATH", "")).split(":"),
-        *EXECUTABLE_SEARCH_PATHS,
+        *HOOK_SEARCH_DIRS,
     ]
-    for directory in directories:
-        if not directory:
-            continue
-        candidate = posixpath.join(directory, DEFAULT_HOOK_BINARY)
-        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
+    for binary in HOOK_BINARIES:
+        for directory in directories:
+            candidate = posixpath.join(directory, binary) if directory else ""
+            if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+                return candidate
     return DEFAULT_HOOK_PATH
 
 

@@ -15,7 +15,7 @@ import os
 import posixpath
 from collections.abc import Callable, Sequence
 
-from cdi.generate.elfinfo import read_soname
+from cdi.elfinfo import read_soname
 from cdi.generate.hooks import ENABLE_CUDA_COMPAT, UPDATE_LDCACHE, HookMaker
 from cdi.globs import PatternError, match
 from cdi.spec.model import Hook

@@ -6,7 +6,9 @@ puts in ``libcuda``. Files come from foreign roots, so everything is bounds-chec
 capped, and any malformed, truncated or unreadable file simply gives ``None``.
 
 Callers pass paths whose links were already resolved inside their root: the last component is
-opened without following a link, so a planted link cannot make us read outside the root.
+opened without following a link, so a planted link cannot make us read outside the root. A
+caller that opened the file itself (``cdi-hook`` opens files relative to a directory descriptor
+of the container root) hands the open file to :func:`read_note_from` instead.
 """
 
 from __future__ import annotations
@@ -88,6 +90,26 @@ def read_note(path: str, section_name: str, note_name: str) -> bytes | None:
             return _note(handle, section_name.encode(), note_name.encode())
     except (OSError, ValueError, OverflowError, struct.error):
         return None
+
+
+def read_note_from(handle: BinaryIO | int, section_name: str, note_name: str) -> bytes | None:
+    """:func:`read_note` for a file the caller opened: a binary file object or a file
+    descriptor (left open; its offset moves). ``None`` also when it is not a regular file, so
+    that a FIFO or a device planted in a container cannot block or feed the reader."""
+    try:
+        if isinstance(handle, int):
+            # closefd=False: the descriptor stays the caller's.
+            with os.fdopen(handle, "rb", closefd=False) as wrapped:
+                return _note_checked(wrapped, section_name, note_name)
+        return _note_checked(handle, section_name, note_name)
+    except (OSError, ValueError, OverflowError, struct.error):
+        return None
+
+
+def _note_checked(handle: BinaryIO, section_name: str, note_name: str) -> bytes | None:
+    if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+        raise ValueError("not a regular file")
+    return _note(handle, section_name.encode(), note_name.encode())
 
 
 def _open(path: str) -> BinaryIO:
