@@ -1,0 +1,102 @@
+"""The real NVML path without a GPU: pynvml loading a stand-in libnvidia-ml.so.1.
+
+``fakenvml.c`` implements the NVML calls the generator makes, answering from a file beside
+the library. Installed in a fixture driver root as ``libnvidia-ml.so.<version>`` (with its
+``libnvidia-ml.so.1`` link), it is found, loaded and called exactly as NVIDIA's library
+would be: ``cdi generate nvidia`` runs as a process of its own, nothing patched, and must
+print the same spec as the library with the tests' fake NVML of the same GPUs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cdi.generate.nvidia import generate
+from cdi.generate.options import Options
+from cdi.generate.output import render
+from generate.fakenvml import (
+    DEFAULT_CUDA,
+    DEFAULT_DRIVER,
+    DEFAULT_NAME,
+    FakeNvml,
+    gpu_uuid,
+    raw_bus_id,
+)
+from generate.nvidiaroot import build_nvidia_root
+from needs import unavailable
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the fixture's nodes need mknod")
+SOURCE = Path(__file__).with_name("fakenvml.c")
+
+
+def install_libnvidia_ml(library: Path, gpus: int) -> None:
+    """Compile the stand-in over *library* and describe *gpus* GPUs as FakeNvml does."""
+    if shutil.which("cc") is None:
+        unavailable("no C compiler to build the stand-in libnvidia-ml")
+    library.unlink(missing_ok=True)
+    subprocess.run(
+        ["cc", "-shared", "-fPIC", "-O2", "-o", str(library), str(SOURCE), "-ldl"], check=True
+    )
+    lines = [f"driver {DEFAULT_DRIVER}", f"cuda {DEFAULT_CUDA}"]
+    lines += [f"gpu {gpu_uuid(i)} {i} {raw_bus_id(i)} {DEFAULT_NAME}" for i in range(gpus)]
+    Path(f"{library}.conf").write_text("\n".join(lines) + "\n")
+    link = library.with_name("libnvidia-ml.so.1")
+    if not link.is_symlink():
+        link.symlink_to(library.name)
+
+
+@pytest.mark.parametrize("gpus", [1, 2])
+def test_cli_through_pynvml_matches_the_fake(tmp_path: Path, gpus: int) -> None:
+    info = build_nvidia_root(tmp_path / "root", gpus=gpus, library_set="full")
+    install_libnvidia_ml(info.host(f"{info.lib_dir}/libnvidia-ml.so.{info.version}"), gpus)
+    roots = {
+        "driver_root": info.driver_root,
+        "sysfs_root": info.sysfs_root,
+        "procfs_root": info.procfs_root,
+    }
+    hook = "/usr/local/bin/cdi-hook"
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "cdi"),
+            "generate",
+            "nvidia",
+            *[f"--{key.replace('_', '-')}={value}" for key, value in roots.items()],
+            f"--hook-path={hook}",
+        ],
+        capture_output=True,
+        check=False,
+        timeout=120,
+        env={"PATH": os.environ["PATH"]},
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    expected = generate(Options(**roots, hook_path=hook), nvml=FakeNvml.with_gpus(gpus))
+    assert result.stdout == render(expected, "yaml")
+
+
+def test_an_out_of_range_device_id_is_nvmls_error(tmp_path: Path) -> None:
+    info = build_nvidia_root(tmp_path / "root", gpus=1)
+    install_libnvidia_ml(info.host(f"{info.lib_dir}/libnvidia-ml.so.{info.version}"), 1)
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "cdi"),
+            "generate",
+            "nvidia",
+            f"--driver-root={info.driver_root}",
+            f"--sysfs-root={info.sysfs_root}",
+            f"--procfs-root={info.procfs_root}",
+            "--device-id=3",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    last = result.stderr.splitlines()[-1]
+    assert last == "Error: failed to get device handle from index: ERROR_INVALID_ARGUMENT"
