@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/generate.py
 	$(BIN)/python bench/hook.py
+	$(BIN)/python bench/gpu_build.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .mypy_cache .pytest_cache .ruff_cache

@@ -11,6 +11,9 @@
 #   8. build     examples/build/Dockerfile asks for the device: refused without --allow
 #   9. build     again with --allow device: the step prints FOO=injected
 #  10. build     with the autoallow annotation (examples/cdi-autoallow/): no --allow needed
+#  11-14. a simulated GPU host (no real GPU; needs root and cc): inspect --host-root lists
+#           nvidia.com/gpu on demand; the GPU build prepares it, then nvidia-smi -L prints
+#           the GPU; built again, the spec is reused
 #
 # Usage: sh examples/demo.sh [VENV_BIN]   (make demo passes .venv/bin, with the package
 # already installed in it), from the checkout's top directory. Each command is shown as the
@@ -110,4 +113,31 @@ if [ "$can_run" = yes ]; then
 else
     step "7-10. rootfs and builds"
     echo "skipped (see step 1)"
+fi
+
+# -- 11-14. Simulated GPU host -------------------------------------------------------------
+# The tutorial's GPU part on a host that only pretends to have an NVIDIA GPU: no GPU, no
+# driver. examples/gpu-host/make_host.py lays out a driver install with stand-ins for NVML
+# and nvidia-smi; `--host-root` points inspect and build at it instead of /.
+python() {
+    "$bin/python" "$@"
+}
+step "11. Simulated GPU host (no real GPU): a fake NVIDIA driver install in build/gpu"
+if [ "$can_run" != yes ]; then
+    echo "skipped (see step 1)"
+elif ! command -v cc >/dev/null 2>&1; then
+    echo "skipped: the simulated GPU host needs a C compiler (apt-get install gcc libc6-dev)"
+else
+    show 'python examples/gpu-host/make_host.py build/gpu'
+
+    step "12. Simulated GPU host: inspect lists nvidia.com/gpu as on demand"
+    show 'cdi --spec-dir build/gpu/cdi inspect --host-root build/gpu/host'
+
+    step "13. Simulated GPU host: the GPU build prepares the device, then runs nvidia-smi -L"
+    show 'cat examples/gpu-build/Dockerfile'
+    show 'cdi --spec-dir build/gpu/cdi build --host-root build/gpu/host --build-context ubuntu=build/gpu/ubuntu --progress plain examples/gpu-build'
+
+    step "14. Simulated GPU host: built again, the generated spec is reused"
+    show 'cdi --spec-dir build/gpu/cdi inspect --host-root build/gpu/host'
+    show 'cdi --spec-dir build/gpu/cdi build --host-root build/gpu/host --build-context ubuntu=build/gpu/ubuntu --progress plain examples/gpu-build'
 fi

@@ -8,6 +8,10 @@
  *
  * It lets the real path run without a GPU: pynvml loads it from the driver root as it
  * would load NVIDIA's library. Error codes are NVML's (nvml.h).
+ *
+ * Compiled with FAKENVML_TABLE defined (a string in the same format, e.g. through
+ * "-include fakenvml_gpus.h"), the table is built in and no file is read: inside a
+ * container only the library itself is mounted, not a file beside it.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -43,14 +47,7 @@ static char driver[80];
 static int cuda;
 static int initialized;
 
-static int load(void) {
-    Dl_info self;
-    char path[4096];
-    if (dladdr((void *)load, &self) == 0 || snprintf(path, sizeof path, "%s.conf", self.dli_fname) >= (int)sizeof path)
-        return ERROR_UNKNOWN;
-    FILE *file = fopen(path, "r");
-    if (file == NULL)
-        return ERROR_UNKNOWN;
+static void parse(FILE *file) {
     char line[512];
     gpu_count = 0;
     while (fgets(line, sizeof line, file) != NULL) {
@@ -66,9 +63,32 @@ static int load(void) {
             gpu->index = gpu_count++;
         }
     }
+}
+
+#ifdef FAKENVML_TABLE
+static int load(void) {
+    static char table[] = FAKENVML_TABLE;
+    FILE *file = fmemopen(table, strlen(table), "r");
+    if (file == NULL)
+        return ERROR_UNKNOWN;
+    parse(file);
     fclose(file);
     return SUCCESS;
 }
+#else
+static int load(void) {
+    Dl_info self;
+    char path[4096];
+    if (dladdr((void *)load, &self) == 0 || snprintf(path, sizeof path, "%s.conf", self.dli_fname) >= (int)sizeof path)
+        return ERROR_UNKNOWN;
+    FILE *file = fopen(path, "r");
+    if (file == NULL)
+        return ERROR_UNKNOWN;
+    parse(file);
+    fclose(file);
+    return SUCCESS;
+}
+#endif
 
 static int copy(char *buffer, unsigned length, const char *value) {
     if (buffer == NULL)

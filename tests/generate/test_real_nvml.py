@@ -100,3 +100,29 @@ def test_an_out_of_range_device_id_is_nvmls_error(tmp_path: Path) -> None:
     assert result.returncode == 1
     last = result.stderr.splitlines()[-1]
     assert last == "Error: failed to get device handle from index: ERROR_INVALID_ARGUMENT"
+
+
+def test_the_built_in_table_matches_the_fake(tmp_path: Path) -> None:
+    """The fixture GPU host's stand-in has its table compiled in (a container mounts only
+    the library): the spec generated through it is the fake NVML's, with no file beside it."""
+    from gpuhost import build_gpu_host
+
+    host = build_gpu_host(tmp_path / "host", gpus=2)
+    assert not Path(f"{host.nvml_library}.conf").exists()
+    hook = "/usr/local/bin/cdi-hook"
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "cdi"),
+            "generate",
+            "nvidia",
+            f"--driver-root={host.root}",
+            f"--hook-path={hook}",
+        ],
+        capture_output=True,
+        check=False,
+        timeout=120,
+        env={"PATH": os.environ["PATH"]},
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    options = Options(driver_root=str(host.root), hook_path=hook)
+    assert result.stdout == render(generate(options, nvml=FakeNvml.with_gpus(2)), "yaml")

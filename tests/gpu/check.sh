@@ -106,6 +106,25 @@ else
     cat "$out/nvidia-smi.txt"; bad "container run"
 fi
 
+step "cdi build of the tutorial's GPU Dockerfile (nvidia.com/gpu on demand)"
+# The hooks run through cdi's own hook command from this checkout (no install needed).
+hook="$work/cdi-hook"
+cat >"$hook" <<HOOK
+#!/bin/sh
+exec python3 -c 'import os, sys; sys.path[:0] = os.environ.get("CDI_CHECK_PATH", "").split(":"); from cdi.hooks.main import run; sys.exit(run(sys.argv[1:], sys.stdin.buffer, dict(os.environ)))' "\$@"
+HOOK
+sed -i "s|^exec python3|CDI_CHECK_PATH=$PYTHONPATH exec $(command -v python3)|" "$hook"
+chmod +x "$hook"
+mkdir -p "$work/build-cdi"
+if NVIDIA_CTK_CDI_HOOK_PATH="$hook" NVIDIA_CTK_DRIVER_ROOT="$root" \
+        cdi --spec-dir "$work/build-cdi" build --build-context ubuntu="$rootfs" \
+        --progress plain examples/gpu-build >"$out/build.txt" 2>&1; then
+    grep -E "preparing device|Generated CDI spec|GPU [0-9]+:" "$out/build.txt"
+    grep -q "GPU 0:" "$out/build.txt" || bad "the GPU build printed no GPU"
+else
+    tail -40 "$out/build.txt"; bad "cdi build of examples/gpu-build"
+fi
+
 echo
 [ "$failed" = 0 ] && echo "GPU CHECK PASSED" || echo "GPU CHECK FAILED"
 exit "$failed"

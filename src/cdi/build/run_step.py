@@ -97,7 +97,10 @@ class RunSteps:
         def report(line: str) -> None:
             if not prepare_vertex:
                 kinds = sorted({r.name.partition("=")[0] for r in requests})
-                prepare_vertex.append(self.progress.vertex(f"preparing device {', '.join(kinds)}"))
+                name = f"preparing device {', '.join(kinds)}"
+                prepare_vertex.append(self.progress.vertex(name))
+                if line == name:
+                    return  # the policy's announcement is the vertex's own name
             prepare_vertex[0].log(line + "\n")
 
         try:

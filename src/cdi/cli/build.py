@@ -183,6 +183,7 @@ def build(  # noqa: PLR0917 -- click passes each option as an argument
     spec_dirs: tuple[str, ...],
     config_path: str | None,
     auto_allowed: tuple[str, ...],
+    host_root: str,
     runtime: str,
     runtime_root: str | None,
     context: str,
@@ -190,7 +191,9 @@ def build(  # noqa: PLR0917 -- click passes each option as an argument
     """Build the Dockerfile in CONTEXT; each RUN step runs in a container under runc.
 
     RUN --device=NAME[,required] (with # syntax=docker/dockerfile:1-labs) gives a step CDI
-    devices, allowed by their spec's auto-allow annotation or by --allow.
+    devices, allowed by their spec's auto-allow annotation or by --allow. On a host with an
+    NVIDIA driver or GPU, the first step asking for nvidia.com/gpu generates its spec (into
+    the last spec directory) under a "preparing device nvidia.com/gpu" step.
     """
     from cdi.policy import EntitlementError, parse_entitlements
 
@@ -230,7 +233,7 @@ def build(  # noqa: PLR0917 -- click passes each option as an argument
         options.dockerfile = Path(dockerfile)
     dirs = list(spec_dirs) or settings(ctx).spec_dirs
     try:
-        options.policy = policy_from_options(dirs, config_path, auto_allowed)
+        options.policy = policy_from_options(dirs, config_path, auto_allowed, host_root)
     except CDIError as exc:
         click.echo(error_line(str(exc)), err=True, nl=False)
         ctx.exit(1)

@@ -11,9 +11,25 @@ import click
 from cdi.policy import DEFAULT_SPEC_DIRS, DevicePolicy, PolicyConfig, load_config
 from cdi.registry import SPEC_DIRS_ENV
 
+#: The environment variable ``--host-root`` defaults from.
+HOST_ROOT_ENV = "CDI_HOST_ROOT"
+
 
 def policy_options(function: Any) -> Any:
-    """``--config`` and ``--auto-allow``, for the commands that apply the build policy."""
+    """``--config``, ``--auto-allow`` and ``--host-root``, for the commands that apply the
+    build policy."""
+    function = click.option(
+        "--host-root",
+        "host_root",
+        default="/",
+        show_default=True,
+        envvar=HOST_ROOT_ENV,
+        type=click.Path(file_okay=False),
+        metavar="DIR",
+        help="The directory standing for the host's / when checking for on-demand devices "
+        "(its proc/, sys/, dev/ and driver files) and generating their specs "
+        f"(env {HOST_ROOT_ENV}).",
+    )(function)
     function = click.option(
         "--auto-allow",
         "auto_allowed",
@@ -49,7 +65,12 @@ def build_config(
 
 
 def policy_from_options(
-    spec_dirs: Sequence[str] | None, config_path: str | None, auto_allowed: Sequence[str]
+    spec_dirs: Sequence[str] | None,
+    config_path: str | None,
+    auto_allowed: Sequence[str],
+    host_root: str = "/",
 ) -> DevicePolicy | None:
-    """The policy builds use; ``None`` when the configuration disables CDI."""
-    return DevicePolicy.from_config(build_config(spec_dirs, config_path, auto_allowed))
+    """The policy builds use; ``None`` when the configuration disables CDI. On-demand
+    devices are looked for under *host_root* (``--host-root``)."""
+    config = build_config(spec_dirs, config_path, auto_allowed)
+    return DevicePolicy.from_config(config, host_root=host_root)

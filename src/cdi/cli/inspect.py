@@ -32,15 +32,23 @@ def render_devices(devices: list[DeviceInfo]) -> list[str]:
 @output_option
 @click.pass_context
 def inspect(
-    ctx: click.Context, config_path: str | None, auto_allowed: tuple[str, ...], output: str | None
+    ctx: click.Context,
+    config_path: str | None,
+    auto_allowed: tuple[str, ...],
+    host_root: str,
+    output: str | None,
 ) -> None:
     """Show the devices builds can use and whether each is allowed automatically.
 
     Spec directories: --spec-dir, else the config file's specDirs, else BuildKit's defaults
     (/etc/cdi, /var/run/cdi, /etc/buildkit/cdi). JSON output uses BuildKit's keys.
     Spec files that failed to load or conflict are counted on stderr.
+
+    An on-demand kind (nvidia.com/gpu on a host with an NVIDIA driver or GPU, docker.com/gpu
+    on Docker Desktop's VM) is listed as On-Demand while it has no devices: the first build
+    step that asks for it generates its spec.
     """
-    policy = policy_from_options(settings(ctx).spec_dirs, config_path, auto_allowed)
+    policy = policy_from_options(settings(ctx).spec_dirs, config_path, auto_allowed, host_root)
     devices = policy.list_devices() if policy is not None else []
     fmt = output_format(ctx, output)
     if fmt == "text":

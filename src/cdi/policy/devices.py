@@ -130,13 +130,26 @@ class DevicePolicy:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_config(cls, config: PolicyConfig) -> DevicePolicy | None:
-        """The policy buildkitd would build from *config*; ``None`` when CDI is disabled."""
+    def from_config(cls, config: PolicyConfig, host_root: str = "/") -> DevicePolicy | None:
+        """The policy buildkitd would build from *config*; ``None`` when CDI is disabled.
+
+        Its on-demand installers are this project's (``nvidia.com/gpu``, ``docker.com/gpu``),
+        checking the host under *host_root* and writing into the highest-priority (last)
+        spec directory, overridden by any registered for the same kind.
+        """
+        # Imported here: the installers import the generator's helpers, which plain policy
+        # users (and cdi.policy's own import) do not need.
+        from cdi.policy.installers import default_installers
+
         if config.disabled:
             return None
         if not config.spec_dirs:
             raise CDIError("no CDI specification directories specified")
-        return cls(Registry(config.spec_dirs), config.auto_allowed)
+        registry = Registry(config.spec_dirs)
+        # The directory the registry itself writes to (as cleaned by it): the last.
+        spec_dir = registry.spec_dirs()[-1]
+        installers = {**default_installers(host_root, spec_dir), **registered_installers()}
+        return cls(registry, config.auto_allowed, installers)
 
     # -- what there is ----------------------------------------------------------------------
 
@@ -290,7 +303,8 @@ class DevicePolicy:
         except CDIError as err:
             raise InstallerError(f"failed to create {kind} device: {err}") from err
         self.registry.refresh()
-        # Like BuildKit, in memory only: after a restart the devices need configuring.
+        # In memory, like BuildKit; this project's installers also write the auto-allow
+        # annotation into their specs, so that it survives a restart.
         self._auto_allowed.add(kind)
 
     # -- injection --------------------------------------------------------------------------
