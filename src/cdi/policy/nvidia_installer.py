@@ -30,6 +30,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from cdi.errors import CDIError
+from cdi.generate.edits import READ_ONLY_BIND
 from cdi.generate.rootview import open_in_root, resolve_in_root
 from cdi.gotext import path_error
 from cdi.policy.ondemand import InstallerError, ProgressCallback
@@ -48,8 +49,6 @@ DXG = "/dev/dxg"
 WSL_DIR = "/usr/lib/wsl"
 DRIVER_ROOT_ENV = "NVIDIA_CTK_DRIVER_ROOT"
 HOOK_PATH_ENV = "NVIDIA_CTK_CDI_HOOK_PATH"
-#: buildx mounts the folder read-only; these are the options of the generator's own mounts.
-_READ_ONLY_BIND = ("ro", "nosuid", "nodev", "rbind", "rprivate")
 
 # BuildKit's regex; ASCII so that \s, \w and \d mean what they mean in Go's RE2.
 _VERSION = re.compile(r"NVIDIA .* Kernel Module(?:[\s\w\d]+)?\s+(\d+\.\d+)", re.ASCII)
@@ -216,7 +215,7 @@ class NvidiaInstaller:
         # The same test the generator's auto mode uses to pick WSL.
         wsl_dir = self._directory(WSL_DIR)
         if wsl_dir is not None and has_dxcore(options.driver_root):
-            mount = Mount(host_path=wsl_dir, container_path=WSL_DIR, options=_READ_ONLY_BIND)
+            mount = Mount(host_path=wsl_dir, container_path=WSL_DIR, options=READ_ONLY_BIND)
             edits = spec.container_edits
             # First, so that the generator's mounts of files below it stay on top.
             edits = dataclasses.replace(edits, mounts=(mount, *edits.mounts))
