@@ -1,7 +1,8 @@
 #!/bin/sh
 # `make demo`: the README's tour end to end with the `cdi` command line.
 #
-#   1. setup     runc and a static busybox (installed with apt when missing, as root)
+#   1. setup     runc, a static busybox and a C compiler (installed with apt when missing,
+#                as root)
 #   2. devices   the devices of the example spec directory, examples/cdi/
 #   3. validate  the example spec files
 #   4. doctor    examples/cdi-doctor/: a broken spec, and what validate and doctor say
@@ -67,6 +68,12 @@ if [ -n "$missing" ]; then
     fi
 else
     echo "runc and a static busybox are installed"
+fi
+# The simulated GPU host of steps 11-14 compiles its stand-in NVIDIA library and nvidia-smi.
+if ! command -v cc >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing: gcc libc6-dev (for the simulated GPU host)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev >/dev/null
 fi
 if [ "$(id -u)" != 0 ]; then
     echo "not root: the container steps need root (try: sudo make demo)"
