@@ -4,10 +4,11 @@
 ``proc/driver/nvidia/version``, a PCI device of vendor ``0x10de``, or ``/dev/dxg`` on WSL)
 and that the generator reads as a real driver install: the driver files and nodes of
 :func:`generate.nvidiaroot.build_nvidia_root`, the stand-in ``libnvidia-ml`` compiled from
-``generate/fakenvml.c`` with the GPU table built in (inside a container only the library is
-mounted, nothing beside it), and a stand-in ``nvidia-smi`` (``gpuhost_nvidia_smi.c``) that,
-like the real one, dlopen()s ``libnvidia-ml.so.1`` through the container's linker cache and
-prints ``GPU <i>: <name> (UUID: <uuid>)`` per GPU for ``-L``. The GPUs are those of
+``examples/gpu-host/libnvidia-ml.c`` with the GPU table built in (inside a container only the
+library is mounted, nothing beside it), and a stand-in ``nvidia-smi``
+(``examples/gpu-host/nvidia-smi.c``) that, like the real one, dlopen()s ``libnvidia-ml.so.1``
+through the container's linker cache and prints ``GPU <i>: <name> (UUID: <uuid>)`` per GPU for
+``-L``. The GPUs are those of
 :class:`generate.fakenvml.FakeNvml` (same names, UUIDs and bus ids), so a spec generated from
 the host equals one generated with the fake NVML.
 
@@ -35,8 +36,9 @@ from generate.nvidiaroot import build_nvidia_root
 from needs import unavailable
 
 TESTS = Path(__file__).parent
-FAKENVML_SOURCE = TESTS / "generate" / "fakenvml.c"
-NVIDIA_SMI_SOURCE = TESTS / "gpuhost_nvidia_smi.c"
+STAND_INS = TESTS.parent / "examples" / "gpu-host"
+FAKENVML_SOURCE = STAND_INS / "libnvidia-ml.c"
+NVIDIA_SMI_SOURCE = STAND_INS / "nvidia-smi.c"
 NVIDIA_VENDOR = "0x10de"
 #: ``/dev/dxg``'s numbers on a WSL2 kernel (a misc device).
 DXG_MINOR = 63
@@ -100,7 +102,7 @@ def fixture_gpus(count: int) -> tuple[Gpu, ...]:
 
 
 def nvml_table(gpus: int) -> str:
-    """The stand-in's GPU table (``fakenvml.c``'s format) for *gpus* FakeNvml GPUs."""
+    """The stand-in's GPU table (``libnvidia-ml.c``'s format) for *gpus* FakeNvml GPUs."""
     lines = [f"driver {DEFAULT_DRIVER}", f"cuda {DEFAULT_CUDA}"]
     lines += [f"gpu {gpu_uuid(i)} {i} {raw_bus_id(i)} {DEFAULT_NAME}" for i in range(gpus)]
     return "".join(f"{line}\n" for line in lines)

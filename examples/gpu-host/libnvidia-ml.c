@@ -1,9 +1,21 @@
 /*
- * A stand-in libnvidia-ml.so.1 for the demo's simulated GPU host (make_host.py): the NVML
- * calls the generator and the stand-in nvidia-smi make, answered from a GPU table compiled
- * in (a container gets only the library mounted). A compact copy of the tests' stand-in,
- * tests/generate/fakenvml.c, as examples do not use the tests. Error codes are NVML's.
+ * A stand-in libnvidia-ml.so.1 for simulated GPU hosts (examples/gpu-host/make_host.py, and
+ * the tests' fixture hosts): the NVML calls the generator and nvidia-smi.c make, answered from
+ * a text file beside the library, "<library>.conf":
+ *
+ *     driver 999.88.77
+ *     cuda 13010
+ *     gpu <uuid> <minor> <pci bus id> <name, the rest of the line>
+ *
+ * It lets the real path run without a GPU: pynvml loads it from the driver root as it
+ * would load NVIDIA's library. Error codes are NVML's (nvml.h).
+ *
+ * Compiled with FAKENVML_TABLE defined (a string in the same format, e.g. through
+ * "-include fakenvml_gpus.h"), the table is built in and no file is read: inside a
+ * container only the library itself is mounted, not a file beside it.
  */
+#define _GNU_SOURCE
+#include <dlfcn.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,7 +26,7 @@
 #define ERROR_INSUFFICIENT_SIZE 7
 #define ERROR_NOT_FOUND 6
 #define ERROR_UNKNOWN 999
-#define MAX_GPUS 8
+#define MAX_GPUS 64
 
 struct gpu {
     unsigned index;
@@ -36,16 +48,48 @@ static char driver[80];
 static int cuda;
 static int initialized;
 
-/* The GPUs, compiled in by make_host.py: FAKE_GPUS is a list of
- * {index, minor, "uuid", "pci bus id", "name"} initialisers. */
+static void parse(FILE *file) {
+    char line[512];
+    gpu_count = 0;
+    while (fgets(line, sizeof line, file) != NULL) {
+        line[strcspn(line, "\n")] = '\0';
+        struct gpu *gpu = &gpus[gpu_count];
+        int name_at = 0;
+        if (sscanf(line, "driver %79s", driver) == 1 || sscanf(line, "cuda %d", &cuda) == 1)
+            continue;
+        if (gpu_count < MAX_GPUS &&
+            sscanf(line, "gpu %95s %u %31s %n", gpu->uuid, &gpu->minor, gpu->bus, &name_at) == 3 &&
+            name_at > 0) {
+            snprintf(gpu->name, sizeof gpu->name, "%s", line + name_at);
+            gpu->index = gpu_count++;
+        }
+    }
+}
+
+#ifdef FAKENVML_TABLE
 static int load(void) {
-    static const struct gpu table[] = {FAKE_GPUS};
-    gpu_count = sizeof table / sizeof table[0];
-    memcpy(gpus, table, sizeof table);
-    snprintf(driver, sizeof driver, "%s", FAKE_DRIVER);
-    cuda = FAKE_CUDA;
+    static char table[] = FAKENVML_TABLE;
+    FILE *file = fmemopen(table, strlen(table), "r");
+    if (file == NULL)
+        return ERROR_UNKNOWN;
+    parse(file);
+    fclose(file);
     return SUCCESS;
 }
+#else
+static int load(void) {
+    Dl_info self;
+    char path[4096];
+    if (dladdr((void *)load, &self) == 0 || snprintf(path, sizeof path, "%s.conf", self.dli_fname) >= (int)sizeof path)
+        return ERROR_UNKNOWN;
+    FILE *file = fopen(path, "r");
+    if (file == NULL)
+        return ERROR_UNKNOWN;
+    parse(file);
+    fclose(file);
+    return SUCCESS;
+}
+#endif
 
 static int copy(char *buffer, unsigned length, const char *value) {
     if (buffer == NULL)

@@ -65,10 +65,9 @@ def make_host(root: Path) -> None:
     cc("-shared", "-fPIC", "-Wl,-soname,libcuda.so.1", "-o", cuda, str(empty))
     empty.unlink()
     table = root / "gpus.h"
-    table.write_text(
-        f'#define FAKE_GPUS {{0, 0, "{GPU[0]}", "0000{BUS_ID.upper()}", "{GPU[1]}"}}\n'
-        f'#define FAKE_DRIVER "{VERSION}"\n#define FAKE_CUDA 13010\n'
-    )
+    # The GPU table, built into the library (a container gets only the library mounted).
+    lines = f"driver {VERSION}\\ncuda 13010\\ngpu {GPU[0]} 0 0000{BUS_ID.upper()} {GPU[1]}\\n"
+    table.write_text(f'#define FAKENVML_TABLE "{lines}"\n')
     library = libs / f"libnvidia-ml.so.{VERSION}"
     source = str(HERE / "libnvidia-ml.c")
     cc(

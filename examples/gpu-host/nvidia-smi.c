@@ -1,6 +1,6 @@
 /*
- * A stand-in nvidia-smi for the demo's simulated GPU host (make_host.py; a copy of
- * tests/gpuhost_nvidia_smi.c, as examples do not use the tests).
+ * A stand-in nvidia-smi for simulated GPU hosts (examples/gpu-host/make_host.py, and the
+ * tests' fixture hosts in tests/gpuhost.py).
  *
  * Like the real tool it is dynamically linked and dlopen()s "libnvidia-ml.so.1" by its
  * soname, so inside a container it only works when the CDI spec did its job: the library

@@ -1,10 +1,11 @@
 """The real NVML path without a GPU: pynvml loading a stand-in libnvidia-ml.so.1.
 
-``fakenvml.c`` implements the NVML calls the generator makes, answering from a file beside
-the library. Installed in a fixture driver root as ``libnvidia-ml.so.<version>`` (with its
-``libnvidia-ml.so.1`` link), it is found, loaded and called exactly as NVIDIA's library
-would be: ``cdi generate nvidia`` runs as a process of its own, nothing patched, and must
-print the same spec as the library with the tests' fake NVML of the same GPUs.
+``examples/gpu-host/libnvidia-ml.c`` implements the NVML calls the generator makes, answering
+from a file beside the library. Installed in a fixture driver root as
+``libnvidia-ml.so.<version>`` (with its ``libnvidia-ml.so.1`` link), it is found, loaded and
+called exactly as NVIDIA's library would be: ``cdi generate nvidia`` runs as a process of its
+own, nothing patched, and must print the same spec as the library with the tests' fake NVML
+of the same GPUs.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from generate.nvidiaroot import build_nvidia_root
 from needs import unavailable
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the fixture's nodes need mknod")
-SOURCE = Path(__file__).with_name("fakenvml.c")
+SOURCE = Path(__file__).parents[2] / "examples" / "gpu-host" / "libnvidia-ml.c"
 
 
 def install_libnvidia_ml(library: Path, gpus: int) -> None:
