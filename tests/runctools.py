@@ -10,6 +10,9 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
+
+from cdi.runtime import run_container
 
 
 class RuncState:
@@ -43,3 +46,19 @@ class RuncState:
 
     def kill(self, container_id: str, signal: str = "KILL") -> None:
         self._runc("kill", container_id, signal)
+
+
+def run_for_output(oci: dict[str, Any], rootfs: Path, scratch: Path) -> tuple[int, list[str]]:
+    """Run *oci* on *rootfs* under runc; its exit status and output lines (stdout and stderr
+    together, collected in a file under *scratch*)."""
+    out = scratch / "container.out"
+    with open(out, "wb") as stdout:
+        status = run_container(
+            oci,
+            rootfs,
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=subprocess.STDOUT,
+            timeout=120,
+        )
+    return status, out.read_text().splitlines()

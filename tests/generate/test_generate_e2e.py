@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,9 +17,10 @@ import cdi
 from cdi.generate.nvidia import generate
 from cdi.generate.options import Options
 from cdi.generate.output import write_output
-from cdi.runtime import default_oci_spec, run_container
+from cdi.runtime import default_oci_spec
 from generate.fakenvml import FakeNvml
 from generate.fixtures import make_char_device, write_shared_object
+from runctools import run_for_output
 
 pytestmark = [
     pytest.mark.e2e,
@@ -72,17 +72,7 @@ def test_container_sees_the_generated_devices_and_libraries(
             ),
             ["nvidia.com/gpu=0"],
         )
-    out = tmp_path / "out"
-    with open(out, "wb") as stdout:
-        status = run_container(
-            oci,
-            fresh_rootfs,
-            stdin=subprocess.DEVNULL,
-            stdout=stdout,
-            stderr=subprocess.STDOUT,
-            timeout=120,
-        )
-    lines = out.read_text().splitlines()
+    status, lines = run_for_output(oci, fresh_rootfs, tmp_path)
     assert status == 0, lines
     library = root / LIBDIR.lstrip("/") / f"libcuda.so.{VERSION}"
     assert lines == [

@@ -52,52 +52,51 @@ def install_libnvidia_ml(library: Path, gpus: int) -> None:
         link.symlink_to(library.name)
 
 
-@pytest.mark.parametrize("gpus", [1, 2])
-def test_cli_through_pynvml_matches_the_fake(tmp_path: Path, gpus: int) -> None:
-    info = build_nvidia_root(tmp_path / "root", gpus=gpus, library_set="full")
-    install_libnvidia_ml(info.host(f"{info.lib_dir}/libnvidia-ml.so.{info.version}"), gpus)
-    roots = {
-        "driver_root": info.driver_root,
-        "sysfs_root": info.sysfs_root,
-        "procfs_root": info.procfs_root,
-    }
-    hook = "/usr/local/bin/cdi-hook"
-    result = subprocess.run(
+HOOK = "/usr/local/bin/cdi-hook"
+
+
+def cdi_generate(root: str, *flags: str) -> subprocess.CompletedProcess[str]:
+    """``cdi generate nvidia`` as a process of its own, for the fixture host at *root* (its
+    ``sys/`` and ``proc/`` standing for the host's), with nothing patched."""
+    return subprocess.run(
         [
             str(Path(sys.executable).parent / "cdi"),
             "generate",
             "nvidia",
-            *[f"--{key.replace('_', '-')}={value}" for key, value in roots.items()],
-            f"--hook-path={hook}",
-        ],
-        capture_output=True,
-        check=False,
-        timeout=120,
-        env={"PATH": os.environ["PATH"]},
-    )
-    assert result.returncode == 0, result.stderr.decode()
-    expected = generate(Options(**roots, hook_path=hook), nvml=FakeNvml.with_gpus(gpus))
-    assert result.stdout == render(expected, "yaml")
-
-
-def test_an_out_of_range_device_id_is_nvmls_error(tmp_path: Path) -> None:
-    info = build_nvidia_root(tmp_path / "root", gpus=1)
-    install_libnvidia_ml(info.host(f"{info.lib_dir}/libnvidia-ml.so.{info.version}"), 1)
-    result = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "cdi"),
-            "generate",
-            "nvidia",
-            f"--driver-root={info.driver_root}",
-            f"--sysfs-root={info.sysfs_root}",
-            f"--procfs-root={info.procfs_root}",
-            "--device-id=3",
+            f"--driver-root={root}",
+            f"--sysfs-root={root}/sys",
+            f"--procfs-root={root}/proc",
+            *flags,
         ],
         capture_output=True,
         text=True,
         check=False,
         timeout=120,
+        env={"PATH": os.environ["PATH"]},
     )
+
+
+def fake_spec(root: str, gpus: int) -> str:
+    """What the library prints for the same host with the tests' fake NVML."""
+    options = Options(
+        driver_root=root, sysfs_root=f"{root}/sys", procfs_root=f"{root}/proc", hook_path=HOOK
+    )
+    return render(generate(options, nvml=FakeNvml.with_gpus(gpus)), "yaml").decode()
+
+
+@pytest.mark.parametrize("gpus", [1, 2])
+def test_cli_through_pynvml_matches_the_fake(tmp_path: Path, gpus: int) -> None:
+    info = build_nvidia_root(tmp_path / "root", gpus=gpus, library_set="full")
+    install_libnvidia_ml(info.host(f"{info.lib_dir}/libnvidia-ml.so.{info.version}"), gpus)
+    result = cdi_generate(info.driver_root, f"--hook-path={HOOK}")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == fake_spec(info.driver_root, gpus)
+
+
+def test_an_out_of_range_device_id_is_nvmls_error(tmp_path: Path) -> None:
+    info = build_nvidia_root(tmp_path / "root", gpus=1)
+    install_libnvidia_ml(info.host(f"{info.lib_dir}/libnvidia-ml.so.{info.version}"), 1)
+    result = cdi_generate(info.driver_root, "--device-id=3")
     assert result.returncode == 1
     last = result.stderr.splitlines()[-1]
     assert last == "Error: failed to get device handle from index: ERROR_INVALID_ARGUMENT"
@@ -110,20 +109,6 @@ def test_the_built_in_table_matches_the_fake(tmp_path: Path) -> None:
 
     host = build_gpu_host(tmp_path / "host", gpus=2)
     assert not Path(f"{host.nvml_library}.conf").exists()
-    hook = "/usr/local/bin/cdi-hook"
-    result = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "cdi"),
-            "generate",
-            "nvidia",
-            f"--driver-root={host.root}",
-            f"--hook-path={hook}",
-        ],
-        capture_output=True,
-        check=False,
-        timeout=120,
-        env={"PATH": os.environ["PATH"]},
-    )
-    assert result.returncode == 0, result.stderr.decode()
-    options = Options(driver_root=str(host.root), hook_path=hook)
-    assert result.stdout == render(generate(options, nvml=FakeNvml.with_gpus(2)), "yaml")
+    result = cdi_generate(str(host.root), f"--hook-path={HOOK}")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == fake_spec(str(host.root), 2)

@@ -11,7 +11,6 @@ names the GPU.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -22,9 +21,10 @@ from cdi.generate.ldcache import parse_ldcache
 from cdi.generate.nvidia import generate
 from cdi.generate.options import Options
 from cdi.generate.output import write_output
-from cdi.runtime import default_oci_spec, run_container
+from cdi.runtime import default_oci_spec
 from generate.fakenvml import FakeNvml
 from generate.nvidiaroot import build_nvidia_root
+from runctools import run_for_output
 
 pytestmark = [
     pytest.mark.e2e,
@@ -66,17 +66,7 @@ def test_generated_hooks_run_under_runc(
     with cdi.Registry([spec_dir]) as registry:
         script = SCRIPT.format(lib=info.lib_dir)
         oci = registry.inject(default_oci_spec(["sh", "-c", script]), ["nvidia.com/gpu=0"])
-    out = tmp_path / "out"
-    with open(out, "wb") as stdout:
-        status = run_container(
-            oci,
-            fresh_rootfs,
-            stdin=subprocess.DEVNULL,
-            stdout=stdout,
-            stderr=subprocess.STDOUT,
-            timeout=120,
-        )
-    lines = out.read_text().splitlines()
+    status, lines = run_for_output(oci, fresh_rootfs, tmp_path)
     assert status == 0, lines
     assert lines[:2] == ["libcuda.so.999.88.77", "libcuda.so.1"]
     assert '"EGLVisibleDGPUDevices"' in lines[2] and "0x1" in lines[2]
