@@ -110,7 +110,7 @@ def _peek(path: str) -> tuple[str, list[str] | None] | None:
     ``None`` when not even its kind can be told.
     """
     from cdi.spec.load import parse_value, read_spec_bytes
-    from cdi.spec.yaml11 import Pairs
+    from cdi.spec.pairs import Pairs
 
     try:
         value = parse_value(read_spec_bytes(path))

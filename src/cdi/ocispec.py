@@ -46,7 +46,7 @@ def choose_format(explicit: str | None, path: str) -> str:
 
 def _plain(value: Any) -> Any:
     """YAML 1.1 values (mappings as ordered pairs) as JSON-style ``dict``/``list`` values."""
-    from cdi.spec.yaml11 import Pairs
+    from cdi.spec.pairs import Pairs
 
     if type(value) is Pairs:
         return {key: _plain(item) for key, item in value}  # a repeated key: the last wins

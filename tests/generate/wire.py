@@ -7,7 +7,7 @@ from typing import Any
 from cdi.spec.decode import decode_spec
 from cdi.spec.encode import to_plain
 from cdi.spec.model import ContainerEdits, Device, Spec
-from cdi.spec.yaml11 import Pairs
+from cdi.spec.pairs import Pairs
 
 
 def _pairs(value: Any) -> Any:

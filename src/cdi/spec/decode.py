@@ -21,8 +21,8 @@ from typing import Any
 from cdi.errors import FieldPath
 from cdi.gotext import format_float32, format_json_number, quote
 from cdi.spec.model import EMPTY_EDITS, Spec
+from cdi.spec.pairs import Pairs
 from cdi.spec.schema import FIELDS, Field, Kind, field_for_key
-from cdi.spec.yaml11 import Pairs
 
 _Decoder = Callable[[Any], Any]
 

@@ -29,9 +29,10 @@ from cdi.gotext import format_float64
 from cdi.spec.decode import DecodeError, decode_spec
 from cdi.spec.jsonlocate import JSONDocument
 from cdi.spec.model import Spec
+from cdi.spec.pairs import Pairs
 from cdi.spec.schema import FIELDS, Field, Kind, field_for_key
 from cdi.spec.yaml11 import Document as YAMLDocument
-from cdi.spec.yaml11 import Duplicate, Pairs
+from cdi.spec.yaml11 import Duplicate
 
 #: A parsed spec document: read by the YAML path, or by the JSON fast path.
 Document = YAMLDocument | JSONDocument

@@ -16,7 +16,8 @@ from typing import Any, NamedTuple
 
 from cdi.errors import FieldPath
 from cdi.gotext import quote
-from cdi.spec.yaml11 import Duplicate, Pairs
+from cdi.spec.pairs import Pairs
+from cdi.spec.yaml11 import Duplicate
 
 _SPACE = re.compile(r"[ \t\n\r]*")
 

@@ -22,6 +22,7 @@ from cdi.spec import failure, yaml11
 from cdi.spec.decode import DecodeError, decode_spec
 from cdi.spec.jsonlocate import JSONDocument
 from cdi.spec.model import Spec
+from cdi.spec.pairs import Pairs
 from cdi.spec.validate import ValidationError, validate_spec_content
 
 #: Spec files larger than this are refused before parsing. The largest real spec known is
@@ -64,7 +65,7 @@ def _looks_like_json(data: str | bytes) -> bool:
 
 def read_json(data: str | bytes, *, pairs: bool = True) -> tuple[str, Any] | None:
     """``(text, value)`` read by the C JSON parser, or ``None`` where only the YAML path reads
-    *data* as the reference does. Mappings become :class:`~cdi.spec.yaml11.Pairs` (repeated
+    *data* as the reference does. Mappings become :class:`~cdi.spec.pairs.Pairs` (repeated
     keys kept), or with *pairs* false ``dict`` (the last repeated key wins).
     """
     if isinstance(data, bytes):
@@ -81,7 +82,7 @@ def read_json(data: str | bytes, *, pairs: bool = True) -> tuple[str, Any] | Non
     try:
         value = json.loads(
             text,
-            object_pairs_hook=yaml11.Pairs if pairs else None,
+            object_pairs_hook=Pairs if pairs else None,
             parse_int=_json_int,
             parse_float=_json_float,
             parse_constant=_no_constants,
@@ -92,7 +93,7 @@ def read_json(data: str | bytes, *, pairs: bool = True) -> tuple[str, Any] | Non
 
 
 def parse_document(data: str | bytes) -> Document:
-    """The document as plain values (:class:`~cdi.spec.yaml11.Pairs` for mappings).
+    """The document as plain values (:class:`~cdi.spec.pairs.Pairs` for mappings).
 
     Raises :class:`~cdi.spec.yaml11.YAMLValueError` when it is not YAML.
     """

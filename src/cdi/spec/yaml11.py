@@ -45,6 +45,7 @@ from yaml.resolver import BaseResolver
 from yaml.scanner import ScannerError
 
 from cdi.gotext import format_float32, quote
+from cdi.spec.pairs import Pairs
 
 try:  # libyaml's C parser when available; the results are the same either way.
     from yaml._yaml import CParser as _Parser
@@ -160,10 +161,6 @@ class GoYAMLResolver(BaseResolver):
         if kind is ScalarNode and implicit[0]:
             return resolve_plain(value)[0]
         return str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]
-
-
-class Pairs(list[tuple[str, Any]]):
-    """A decoded mapping: its ``(key, value)`` pairs in document order, duplicates kept."""
 
 
 class YAMLValueError(ValueError):
