@@ -12,7 +12,7 @@ import pytest
 import cdi
 from cdi.annotations import annotation_key, annotation_value, parse_annotations, update_annotations
 from cdi.errors import AnnotationError, InvalidNameError, SpecError
-from cdi.spec import load
+from cdi.spec import gojson, load
 from cdi.spec.decode import decode_spec
 from cdi.spec.encode import to_plain
 from cdi.spec.load import parse_value
@@ -126,7 +126,7 @@ def _parse_cases(keep: Any) -> Any:
 
 def _read_as_json(case: dict[str, Any]) -> bool:
     data = case["data"]
-    return load._looks_like_json(data) and load.read_json(data) is not None
+    return load._looks_like_json(data) and gojson.read_json(data) is not None
 
 
 @_parse_cases(lambda case: isinstance(case["data"], str))

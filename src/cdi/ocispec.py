@@ -64,7 +64,7 @@ def parse_oci_spec(data: str | bytes, label: str) -> dict[str, Any]:
     from cdi.spec.failure import JSON_PHASE, YAML_PHASE
 
     failed = f"failed to parse OCI Spec ({quote(label)}): "
-    from cdi.spec.load import read_json
+    from cdi.spec.gojson import read_json
 
     value: Any
     read = read_json(data, pairs=False)

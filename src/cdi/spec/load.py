@@ -9,10 +9,7 @@ one parse: the YAML path keeps them, the JSON path finds them in the text when n
 
 from __future__ import annotations
 
-import json
-import math
 import os
-import re
 import stat
 from typing import Any
 
@@ -20,9 +17,9 @@ from cdi.errors import FieldPath, SpecError
 from cdi.gotext import path_error, quote
 from cdi.spec import failure, yaml11
 from cdi.spec.decode import DecodeError, decode_spec
+from cdi.spec.gojson import read_json
 from cdi.spec.jsonlocate import JSONDocument
 from cdi.spec.model import Spec
-from cdi.spec.pairs import Pairs
 from cdi.spec.validate import ValidationError, validate_spec_content
 
 #: Spec files larger than this are refused before parsing. The largest real spec known is
@@ -30,66 +27,12 @@ from cdi.spec.validate import ValidationError, validate_spec_content
 #: nodes per byte, YAML) loads or fails within about a second (bench/limits.py).
 MAX_SPEC_SIZE = 1024 * 1024
 
-_INT_MIN, _UINT_MAX = -(2**63), 2**64 - 1
-_UINT_DIGITS = len(str(_UINT_MAX))
-# A \u escape of a UTF-16 surrogate: go-yaml refuses every one, even a valid pair.
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abAB-Fa-f]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
 Document = failure.Document
-
-
-def _json_float(text: str) -> float | str:
-    value = float(text)
-    # Go's ParseFloat fails on overflow, so go-yaml keeps such a number as a string.
-    return text if math.isinf(value) else value
-
-
-def _json_int(text: str) -> int | float | str:
-    # go-yaml turns integers beyond int64/uint64 into floats (or strings, past float64);
-    # long ones never reach int(), whose digit limit would raise.
-    if len(text.lstrip("-")) > _UINT_DIGITS:
-        return _json_float(text)
-    value = int(text)
-    return value if _INT_MIN <= value <= _UINT_MAX else _json_float(text)
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")  # NaN/Infinity: let the YAML path decide
 
 
 def _looks_like_json(data: str | bytes) -> bool:
     head = data[:64].lstrip()
     return head[:1] in ("{", b"{")
-
-
-def read_json(data: str | bytes, *, pairs: bool = True) -> tuple[str, Any] | None:
-    """``(text, value)`` read by the C JSON parser, or ``None`` where only the YAML path reads
-    *data* as the reference does. Mappings become :class:`~cdi.spec.pairs.Pairs` (repeated
-    keys kept), or with *pairs* false ``dict`` (the last repeated key wins).
-    """
-    if isinstance(data, bytes):
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            return None
-    elif _SURROGATE.search(data):
-        return None
-    else:
-        text = data
-    if _SURROGATE_ESCAPE.search(text):
-        return None
-    try:
-        value = json.loads(
-            text,
-            object_pairs_hook=Pairs if pairs else None,
-            parse_int=_json_int,
-            parse_float=_json_float,
-            parse_constant=_no_constants,
-        )
-    except (ValueError, RecursionError):
-        return None
-    return text, value
 
 
 def parse_document(data: str | bytes) -> Document:
