@@ -27,10 +27,12 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/parse.py
+	$(BIN)/python bench/yaml_block.py
 	$(BIN)/python bench/limits.py
 	$(BIN)/python bench/registry.py
 	$(BIN)/python bench/read_your_writes.py
 	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/start_index.py --sizes 10,100,1000
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/generate.py
 	$(BIN)/python bench/hook.py

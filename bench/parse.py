@@ -3,7 +3,8 @@
 For 1,000 generated spec files of each format: ``cdi.load_spec`` per file versus reading the
 same files and parsing them with ``json.loads`` (JSON) or libyaml's ``yaml.load`` with
 ``CSafeLoader`` (YAML), which builds plain values and checks nothing. Prints per-file times
-and the ratio; rounds alternate between the two and the median round is reported.
+and the ratio; rounds alternate between the two and the median round is reported. For JSON,
+also how many of the files the fast path (``cdi.spec.fastparse``) takes on its own.
 
     .venv/bin/python bench/parse.py [--files 1000] [--rounds 7]
 """
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import cdi
+from cdi.spec.fastparse import parse_json_spec
 
 sys.path.insert(0, str(Path(__file__).parent))
 from specgen import generate, raw_json, raw_yaml
@@ -54,9 +56,13 @@ def main() -> None:
             ours, raw = measure(paths, baseline, args.rounds)
             per_ours = ours / len(paths) * 1e6
             per_raw = raw / len(paths) * 1e6
+            fast = ""
+            if fmt == "json":
+                taken = sum(parse_json_spec(path.read_bytes()) is not None for path in paths)
+                fast = f", {taken} of {len(paths)} on the fast path"
             print(
                 f"{fmt:<6} {per_ours:>12.1f} us/f {per_raw:>12.1f} us/f {ours / raw:>6.2f}x"
-                f"   (files average {size / 1024:.1f} KiB)"
+                f"   (files average {size / 1024:.1f} KiB{fast})"
             )
 
 

@@ -7,7 +7,8 @@ are missing -- unless ``CDI_E2E_REQUIRED=1`` (set by CI), where a missing piece 
 Every test gets a runc state directory of its own (``runtime_root``, also as
 ``$CDI_RUNTIME_ROOT`` for the code under test and the ``cdi`` processes it starts), so that
 no test sees the containers of another test, another run of the suite or anyone else on the
-machine, and none can disturb theirs.
+machine, and none can disturb theirs. Likewise every test keeps the registry's persistent
+indexes in a directory of its own (``index_dir``, also as ``$CDI_INDEX_DIR``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from cdi.registry.index import INDEX_DIR_ENV
 from cdi.runtime import (
     RUNTIME_ROOT_ENV,
     RuntimeSetupError,
@@ -91,6 +93,15 @@ def runtime_root(_runtime_roots: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = _runtime_roots / str(next(_ROOT_NUMBERS))
     monkeypatch.setenv(RUNTIME_ROOT_ENV, str(root))
     return root
+
+
+@pytest.fixture(autouse=True)
+def index_dir(_runtime_roots: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """This test's directory for registry indexes, set as ``$CDI_INDEX_DIR`` (created on
+    first use, by the registry)."""
+    directory = _runtime_roots.parent / "indexes" / str(next(_ROOT_NUMBERS))
+    monkeypatch.setenv(INDEX_DIR_ENV, str(directory))
+    return directory
 
 
 @pytest.fixture

@@ -21,8 +21,8 @@ from typing import Any
 import cdi
 from cdi.injection import HostDeviceInfo
 from cdi.spec.decode import decode_spec
-from cdi.spec.encode import to_plain
 from cdi.spec.load import parse_value
+from cdi.spec.plain import to_plain
 
 POLL_DEADLINE = 5.0
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import cdi
-from cdi.spec.encode import to_plain
+from cdi.spec.plain import to_plain
 from registry_scenario import FakeHost, Scenario
 from tables import cases
 

@@ -19,6 +19,7 @@ import cdi
 import cdi.registry.core
 import cdi.registry.scan
 import cdi.registry.watch
+import cdi.spec.load
 from cdi.registry.dirs import DEFAULT_SPEC_DIRS
 
 DEADLINE = 5.0
@@ -93,10 +94,10 @@ def test_auto_refresh_is_off_by_default(tmp_path: Path) -> None:
 
 
 def test_refresh_parses_only_what_changed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    parse = Counter(cdi.registry.scan.parse_spec)
-    read = Counter(cdi.registry.scan.read_spec_bytes)
-    monkeypatch.setattr(cdi.registry.scan, "parse_spec", parse)
-    monkeypatch.setattr(cdi.registry.scan, "read_spec_bytes", read)
+    parse = Counter(cdi.spec.load.parse_spec)
+    read = Counter(cdi.spec.load.read_spec_bytes)
+    monkeypatch.setattr(cdi.spec.load, "parse_spec", parse)
+    monkeypatch.setattr(cdi.spec.load, "read_spec_bytes", read)
     # Trust every timestamp at once (the racy window has a test of its own).
     monkeypatch.setattr(cdi.registry.scan, "RACY_WINDOW_NS", 0)
     monkeypatch.setattr(cdi.registry.scan, "RACY_WINDOW_COARSE_NS", 0)
@@ -139,10 +140,13 @@ def test_racy_files_are_read_until_trusted(
 
     Timestamps are left out of the key here, to stand for a second write within the same
     timestamp tick; with no racy window such a change goes unseen."""
-    read = Counter(cdi.registry.scan.read_spec_bytes)
-    monkeypatch.setattr(cdi.registry.scan, "read_spec_bytes", read)
+    read = Counter(cdi.spec.load.read_spec_bytes)
+    monkeypatch.setattr(cdi.spec.load, "read_spec_bytes", read)
+    stamp = time.time_ns()  # every write "within the same tick", just before the first scan
     monkeypatch.setattr(
-        cdi.registry.scan, "_file_key", lambda info: (info.st_ino, info.st_dev, info.st_size, 0, 0)
+        cdi.registry.scan,
+        "_file_key",
+        lambda info: (info.st_ino, info.st_dev, info.st_size, stamp, stamp),
     )
     window = 3600 * 10**9 if racy else 0
     monkeypatch.setattr(cdi.registry.scan, "RACY_WINDOW_NS", window)

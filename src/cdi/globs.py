@@ -9,13 +9,18 @@ here even where Go would just report no match, so a typo is not silently ignored
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
+from operator import eq
 
 from cdi.errors import CDIError
 from cdi.gotext import quote
+from cdi.spec.record import record
+
+TYPE_CHECKING = False  # typing is not imported at run time (start path)
+if TYPE_CHECKING:
+    import re
+    from collections.abc import Callable
 
 __all__ = ["Expansion", "PatternError", "compile_pattern", "expand", "has_magic", "match"]
 
@@ -48,6 +53,8 @@ def _class_item(pattern: str, pos: int) -> tuple[str, int]:
 
 def _class(pattern: str, pos: int) -> tuple[str, int]:
     """The regex for the class whose ``[`` is just before *pos*, and the position after ``]``."""
+    import re
+
     negated = pos < len(pattern) and pattern[pos] == "^"
     if negated:
         pos += 1
@@ -74,6 +81,8 @@ def _class(pattern: str, pos: int) -> tuple[str, int]:
 @lru_cache(maxsize=256)
 def compile_pattern(pattern: str) -> re.Pattern[str]:
     """The whole-string regex for *pattern*; raises :class:`PatternError` when malformed."""
+    import re  # a new process pays ~10 ms for it: only patterns with glob syntax need it
+
     out: list[str] = []
     pos = 0
     while pos < len(pattern):
@@ -101,7 +110,7 @@ def match(pattern: str, name: str) -> bool:
     return compile_pattern(pattern).fullmatch(name) is not None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Expansion:
     """The names some pattern matched (sorted, each once) and the patterns that matched none."""
 
@@ -117,12 +126,16 @@ def expand(patterns: Sequence[str], names: Iterable[str]) -> Expansion:
     drops it silently); so is a plain name that is not known. Raises :class:`PatternError`
     for a malformed pattern.
     """
-    compiled = [compile_pattern(pattern) for pattern in patterns]
+    # A pattern without glob syntax matches exactly itself: no regex needed for it.
+    matchers: list[Callable[[str], object]] = [
+        compile_pattern(pattern).fullmatch if has_magic(pattern) else partial(eq, pattern)
+        for pattern in patterns
+    ]
     selected: set[str] = set()
     used = [False] * len(patterns)
     for name in names:
-        for index, regex in enumerate(compiled):
-            if regex.fullmatch(name) is not None:
+        for index, matches in enumerate(matchers):
+            if matches(name):
                 selected.add(name)
                 used[index] = True
     unmatched = list(dict.fromkeys(p for p, hit in zip(patterns, used, strict=True) if not hit))

@@ -7,8 +7,6 @@ becomes ``strconv.FormatFloat(f, 'g', -1, 32)`` in the reference parser.
 from __future__ import annotations
 
 import math
-import struct
-from decimal import Decimal
 
 _SIMPLE_ESCAPES = {
     "\a": "\\a",
@@ -56,6 +54,8 @@ def go_bytes(text: str) -> bytes:
 
 
 def _to_float32(value: float) -> float:
+    import struct  # only float formatting needs it: kept off the start path
+
     return float(struct.unpack("f", struct.pack("f", value))[0])
 
 
@@ -104,6 +104,8 @@ def format_json_number(value: float) -> str:
     magnitude = abs(value)
     text = repr(float(value))
     if magnitude == 0 or 1e-6 <= magnitude < 1e21:
+        from decimal import Decimal  # error texts only: kept off the start path
+
         positional = format(Decimal(text), "f")
         return positional[:-2] if positional.endswith(".0") else positional
     mantissa, _, exponent = text.partition("e")

@@ -12,16 +12,15 @@ argument), so tests can describe host devices without creating them.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import stat
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Protocol
 
 from cdi.errors import CDIError
 from cdi.gopath import depth
 from cdi.gotext import quote
 from cdi.plaindata import copy_plain
+from cdi.spec import record
 from cdi.spec.model import (
     EMPTY_EDITS,
     ContainerEdits,
@@ -31,6 +30,13 @@ from cdi.spec.model import (
     LinuxNetDevice,
     Mount,
 )
+
+# typing is not imported at run time (start path): the protocol below is a plain class there.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Protocol
+else:
+    Protocol = object
 
 __all__ = [
     "HostDeviceInfo",
@@ -42,7 +48,7 @@ __all__ = [
     "merge_edits",
 ]
 
-OCISpec = dict[str, Any]
+OCISpec = dict[str, "Any"]  # a string: Any exists for type checkers only
 
 #: OCI hook lists, one per CDI hook name.
 HOOK_LISTS = (
@@ -148,7 +154,7 @@ def fill_device_node(node: DeviceNode, stat_device: StatDevice | None = None) ->
             problem = "not a device node"
     if problem is not None or info is None:
         if minimal:
-            return node if node.host_path else dataclasses.replace(node, host_path=host_path)
+            return node if node.host_path else record.replace(node, host_path=host_path)
         raise _stat_failure(host_path, problem or "not a device node")
     changes: dict[str, Any] = {}
     if not node.host_path:
@@ -166,7 +172,7 @@ def fill_device_node(node: DeviceNode, stat_device: StatDevice | None = None) ->
         if host_type != "p" and node.major == 0:
             changes["major"] = os.major(info.st_rdev)
             changes["minor"] = os.minor(info.st_rdev)
-    return dataclasses.replace(node, **changes) if changes else node
+    return record.replace(node, **changes) if changes else node
 
 
 def inject(

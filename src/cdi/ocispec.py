@@ -8,14 +8,17 @@ of its fields. :func:`take_cdi_devices` implements ``cdi resolve``'s step of pul
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Mapping
-from typing import IO, Any
 
 from cdi.errors import CDIError
 from cdi.gotext import path_error, quote
+from cdi.jsonout import dumps_indent
 from cdi.plaindata import MAX_DEPTH, copy_plain, nesting_depth
+
+TYPE_CHECKING = False  # typing is not imported at run time (start path)
+if TYPE_CHECKING:
+    from typing import IO, Any
 
 __all__ = [
     "OCISpecError",
@@ -61,11 +64,12 @@ def parse_oci_spec(data: str | bytes, label: str) -> dict[str, Any]:
     An empty document is an empty spec, as in the reference. Raises :class:`OCISpecError`
     (``failed to parse OCI Spec ("<label>"): <why>``).
     """
-    from cdi.spec.failure import JSON_PHASE, YAML_PHASE
-
-    failed = f"failed to parse OCI Spec ({quote(label)}): "
+    # Only the JSON reader is imported up front. The YAML reader, and the spec reader's
+    # failure module (where the errors' phase prefixes live), would cost a new process more
+    # than its whole start path.
     from cdi.spec.gojson import read_json
 
+    failed = f"failed to parse OCI Spec ({quote(label)}): "
     value: Any
     read = read_json(data, pairs=False)
     if read is not None:
@@ -76,13 +80,18 @@ def parse_oci_spec(data: str | bytes, label: str) -> dict[str, Any]:
         try:
             value = _plain(yaml11.load(data))
         except yaml11.YAMLValueError as err:  # go-yaml's words: "yaml: line 2: did not find ..."
+            from cdi.spec.failure import YAML_PHASE
+
             raise OCISpecError(failed + YAML_PHASE + err.message) from None
     if value is None:
         return {}
     if nesting_depth(value) > MAX_DEPTH:
+        from cdi.spec.failure import YAML_PHASE
+
         raise OCISpecError(f"{failed}{YAML_PHASE}yaml: exceeded max depth of {MAX_DEPTH}")
     if not isinstance(value, dict):
         from cdi.spec.decode import describe_value
+        from cdi.spec.failure import JSON_PHASE
 
         raise OCISpecError(
             f"{failed}{JSON_PHASE}json: cannot unmarshal {describe_value(value)} "
@@ -112,7 +121,7 @@ def dump_document(value: Any, fmt: str) -> str:
     (``"0660"``, ``"y"``), so the output reads back the same there.
     """
     if fmt == "json":
-        return json.dumps(value, indent=2, ensure_ascii=False)
+        return dumps_indent(value)  # json.dumps(value, indent=2, ensure_ascii=False)
     from cdi.spec.encode import dump_yaml
 
     return dump_yaml(value).rstrip("\n")

@@ -8,7 +8,10 @@ exception no caller expects; these walks keep their own stack instead.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+
+TYPE_CHECKING = False  # typing is not imported at run time (start path)
+if TYPE_CHECKING:
+    from typing import Any
 
 #: How deeply an OCI spec read from a file may nest. Real specs need about eight levels; the
 #: limit keeps every later step (copying, JSON/YAML output) far from Python's recursion limit.

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from cdi.spec.decode import decode_spec
-from cdi.spec.encode import to_plain
 from cdi.spec.model import ContainerEdits, Device, Spec
 from cdi.spec.pairs import Pairs
+from cdi.spec.plain import to_plain
 
 
 def _pairs(value: Any) -> Any:

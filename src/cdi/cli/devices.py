@@ -39,9 +39,12 @@ def devices(ctx: click.Context, verbose: bool, output: str | None) -> None:
             click.echo(name)
         warn_load_problems(ctx, registry)
         return
-    emit_view(
-        fmt,
-        lambda: views.devices_text(registry, verbose),
-        lambda: views.devices_data(registry, verbose),
-    )
+    if fmt == "json" and not verbose:
+        click.echo(views.devices_json(registry))
+    else:
+        emit_view(
+            fmt,
+            lambda: views.devices_text(registry, verbose),
+            lambda: views.devices_data(registry, verbose),
+        )
     warn_load_problems(ctx, registry)

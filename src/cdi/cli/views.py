@@ -9,12 +9,14 @@ what ``-o json|yaml`` prints, with the keys documented in ``docs/cli.md``.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
 
 from cdi.gotext import quote
 
+TYPE_CHECKING = False  # typing is not imported at run time (start path)
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
     from cdi.errors import CDIError
     from cdi.registry import Registry
 
@@ -121,17 +123,39 @@ def devices_data(registry: Registry, verbose: bool = False) -> list[dict[str, An
             "name": name,
             "vendor": found.spec.vendor,
             "class": found.spec.device_class,
-            "device": found.device.name,
+            "device": name.partition("=")[2],  # without decoding the spec (index)
             "path": found.path,
             "priority": found.priority,
         }
         if verbose:
-            from cdi.spec.encode import to_plain
+            from cdi.spec.plain import to_plain
 
             entry["definition"] = to_plain(found.device, json_style=True)
             entry["specContainerEdits"] = to_plain(found.spec.spec.container_edits, json_style=True)
         result.append(entry)
     return result
+
+
+def devices_json(registry: Registry) -> str:
+    """``-o json`` of :func:`devices_data` (not verbose): the same text as dumping the data,
+    written from fragments (what one spec file's devices share is encoded once), because
+    this listing runs on start paths and can hold thousands of devices."""
+    from _json import encode_basestring as quoted
+
+    parts = []
+    shared: dict[int, tuple[str, str]] = {}  # per spec file: the text around the device name
+    for name, spec_file in registry.list_device_specs():
+        around = shared.get(id(spec_file))
+        if around is None:
+            around = shared[id(spec_file)] = (
+                f',\n    "vendor": {quoted(spec_file.vendor)},\n'
+                f'    "class": {quoted(spec_file.device_class)},\n    "device": ',
+                f',\n    "path": {quoted(spec_file.path)},\n'
+                f'    "priority": {spec_file.priority:d}\n  }}',
+            )
+        device = quoted(name.partition("=")[2])
+        parts.append(f'  {{\n    "name": {quoted(name)}{around[0]}{device}{around[1]}')
+    return "[\n" + ",\n".join(parts) + "\n]" if parts else "[]"
 
 
 def devices_names(registry: Registry) -> list[str]:
@@ -146,7 +170,7 @@ def devices_found_line(names: Sequence[str]) -> str:
 
 def devices_text(registry: Registry, verbose: bool = False) -> list[str]:
     from cdi.ocispec import choose_format
-    from cdi.spec.encode import to_plain
+    from cdi.spec.plain import to_plain
 
     names = registry.list_devices()
     if not names:
@@ -182,7 +206,7 @@ def _selected_specs(registry: Registry, vendors: Sequence[str]) -> list[Any]:
 def specs_data(
     registry: Registry, vendors: Sequence[str] = (), verbose: bool = False
 ) -> dict[str, Any]:
-    from cdi.spec.encode import to_plain
+    from cdi.spec.plain import to_plain
 
     specs = []
     for spec_file in _selected_specs(registry, vendors):
@@ -206,7 +230,7 @@ def specs_data(
 
 def specs_text(registry: Registry, vendors: Sequence[str] = (), verbose: bool = False) -> list[str]:
     from cdi.ocispec import choose_format
-    from cdi.spec.encode import to_plain
+    from cdi.spec.plain import to_plain
 
     by_vendor: dict[str, list[Any]] = {}
     for spec_file in _selected_specs(registry, vendors):

@@ -3,13 +3,13 @@ of companion kernel modules, without the driver's files (reference §1.8 and §1
 
 from __future__ import annotations
 
-import dataclasses
 import re
 
 from cdi.generate import devicenode, edits
 from cdi.generate.errors import GenerateError
 from cdi.generate.locate import FileLocator, char_device_locator
 from cdi.generate.options import NO_ADDITIONAL_GIDS_FOR_DEVICE_NODES, Options
+from cdi.spec import record
 from cdi.spec.model import ContainerEdits, Device
 
 GATED_NODES = {
@@ -88,7 +88,7 @@ def discover_imex(options: Options) -> edits.Discovered:
         node_edits = devicenode.node_edits(path, f"{root}{path}", additional_gids=additional_gids)
         node = node_edits.device_nodes[0]
         if not node.host_path:
-            node = dataclasses.replace(node, host_path=path)
+            node = record.replace(node, host_path=path)
         devices.append(
             Device(
                 channel,

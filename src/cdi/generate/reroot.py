@@ -21,11 +21,11 @@ and then fails to write a spec it made invalid.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 
 from cdi.generate.errors import GenerateError
 from cdi.gopath import clean
+from cdi.spec import record
 from cdi.spec.model import ContainerEdits, Device, DeviceNode, Hook, Mount, Spec
 from cdi.spec.version import is_newer, reference_minimum_version
 
@@ -70,7 +70,7 @@ def _move_hook(hook: Hook, move: Callable[[str], str], container: bool) -> Hook:
     args = hook.args
     if in_container_view == container:
         args = tuple(_move_argument(argument, move) for argument in hook.args)
-    return dataclasses.replace(hook, path=path, args=args)
+    return record.replace(hook, path=path, args=args)
 
 
 def _move_node(node: DeviceNode, move: Callable[[str], str], container: bool) -> DeviceNode:
@@ -78,23 +78,23 @@ def _move_node(node: DeviceNode, move: Callable[[str], str], container: bool) ->
         path = move(node.path)
         # An empty hostPath means "the same as path": keep the host side where it was.
         host_path = node.host_path or (node.path if path != node.path else "")
-        return dataclasses.replace(node, path=path, host_path=host_path)
+        return record.replace(node, path=path, host_path=host_path)
     host_path = move(node.host_path or node.path)
     if not node.host_path and host_path == node.path:
         host_path = ""  # unchanged: no need to spell it out
-    return dataclasses.replace(node, host_path=host_path)
+    return record.replace(node, host_path=host_path)
 
 
 def _move_mount(mount: Mount, move: Callable[[str], str], container: bool) -> Mount:
     if container:
-        return dataclasses.replace(mount, container_path=move(mount.container_path))
-    return dataclasses.replace(mount, host_path=move(mount.host_path))
+        return record.replace(mount, container_path=move(mount.container_path))
+    return record.replace(mount, host_path=move(mount.host_path))
 
 
 def _move_edits(
     edits: ContainerEdits, move: Callable[[str], str], container: bool
 ) -> ContainerEdits:
-    return dataclasses.replace(
+    return record.replace(
         edits,
         device_nodes=tuple(_move_node(node, move, container) for node in edits.device_nodes),
         mounts=tuple(_move_mount(mount, move, container) for mount in edits.mounts),
@@ -117,7 +117,7 @@ def reroot(spec: Spec, from_root: str, to_root: str, relative_to: str = "host") 
     def move(path: str) -> str:
         return move_path(path, source, target)
 
-    moved = dataclasses.replace(
+    moved = record.replace(
         spec,
         devices=tuple(
             Device(
@@ -134,4 +134,4 @@ def reroot(spec: Spec, from_root: str, to_root: str, relative_to: str = "host") 
         too_old = is_newer(needed, spec.cdi_version)
     except KeyError:  # an unknown version: left for validation to report
         too_old = False
-    return dataclasses.replace(moved, cdi_version=needed) if too_old else moved
+    return record.replace(moved, cdi_version=needed) if too_old else moved

@@ -13,12 +13,12 @@ after those steps (so in sorted name order) and put through the three steps agai
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Hashable, Iterable, Sequence
 from typing import TypeVar
 
 from cdi.generate.edits import merge
 from cdi.gopath import depth
+from cdi.spec import record
 from cdi.spec.model import EMPTY_EDITS, ContainerEdits, Device, DeviceNode, Mount, Spec
 from cdi.spec.version import minimum_version
 
@@ -50,7 +50,7 @@ def dedupe(edits: ContainerEdits) -> ContainerEdits:
     Entities compare as whole objects, as the reference compares their JSON: two mounts of
     one path with different options both stay.
     """
-    return dataclasses.replace(
+    return record.replace(
         edits,
         env=_unique(edits.env),
         device_nodes=_unique(edits.device_nodes),
@@ -63,7 +63,7 @@ def dedupe(edits: ContainerEdits) -> ContainerEdits:
 def _without_common(edits: ContainerEdits, common: ContainerEdits) -> ContainerEdits:
     env, nodes = set(common.env), set(common.device_nodes)
     hooks, mounts, gids = set(common.hooks), set(common.mounts), set(common.additional_gids)
-    return dataclasses.replace(
+    return record.replace(
         edits,
         env=tuple(item for item in edits.env if item not in env),
         device_nodes=tuple(item for item in edits.device_nodes if item not in nodes),
@@ -84,7 +84,7 @@ def simplify(devices: Sequence[Device], common: ContainerEdits) -> tuple[Device,
         edits = _without_common(device.container_edits, common)
         if edits.is_empty():
             edits = device.container_edits
-        result.append(dataclasses.replace(device, container_edits=edits))
+        result.append(record.replace(device, container_edits=edits))
     return tuple(result)
 
 
@@ -103,7 +103,7 @@ def sort_edits(edits: ContainerEdits) -> ContainerEdits:
     The sort is stable; hooks and env keep their order, which can matter (a hook that
     creates links runs before the one that updates the linker cache).
     """
-    return dataclasses.replace(
+    return record.replace(
         edits,
         device_nodes=tuple(sorted(edits.device_nodes, key=_node_key)),
         mounts=tuple(sorted(edits.mounts, key=_mount_key)),
@@ -115,7 +115,7 @@ def sort_devices(devices: Sequence[Device]) -> tuple[Device, ...]:
     edits of each sorted by :func:`sort_edits`."""
     ordered = sorted(devices, key=lambda device: device.name)
     return tuple(
-        dataclasses.replace(device, container_edits=sort_edits(device.container_edits))
+        record.replace(device, container_edits=sort_edits(device.container_edits))
         for device in ordered
     )
 
@@ -126,8 +126,7 @@ def _concise(
     """Dedupe, simplify and sort *devices* and *common*."""
     common = dedupe(common)
     deduped = [
-        dataclasses.replace(device, container_edits=dedupe(device.container_edits))
-        for device in devices
+        record.replace(device, container_edits=dedupe(device.container_edits)) for device in devices
     ]
     return sort_devices(simplify(deduped, common)), sort_edits(common)
 
@@ -154,4 +153,4 @@ def assemble(
     if add_all and not any(device.name == ALL_DEVICE for device in ordered):
         ordered = sort_devices([*ordered, merged_all_device(ordered, common)])
     spec = Spec(cdi_version="", kind=kind, devices=ordered, container_edits=common)
-    return dataclasses.replace(spec, cdi_version=minimum_version(spec))
+    return record.replace(spec, cdi_version=minimum_version(spec))

@@ -8,8 +8,6 @@ installers (``ondemand``).
 
 from cdi.policy.config import DEFAULT_SPEC_DIRS, PolicyConfig, load_config
 from cdi.policy.devices import (
-    AUTOALLOW_ANNOTATION,
-    CLASS_ANNOTATION,
     DeviceInfo,
     DeviceNotAllowedError,
     DeviceNotRegisteredError,
@@ -20,6 +18,8 @@ from cdi.policy.devices import (
 )
 from cdi.policy.entitlements import EntitlementError, Entitlements, parse_entitlements
 from cdi.policy.ondemand import (
+    AUTOALLOW_ANNOTATION,
+    CLASS_ANNOTATION,
     InstallerError,
     OnDemandInstaller,
     ProgressCallback,

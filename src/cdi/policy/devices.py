@@ -29,6 +29,8 @@ from cdi.plaindata import copy_plain
 from cdi.policy.config import PolicyConfig
 from cdi.policy.entitlements import Entitlements
 from cdi.policy.ondemand import (
+    AUTOALLOW_ANNOTATION,
+    CLASS_ANNOTATION,
     InstallerError,
     OnDemandInstaller,
     ProgressCallback,
@@ -38,8 +40,6 @@ from cdi.registry import Registry
 
 log = logging.getLogger(__name__)
 
-AUTOALLOW_ANNOTATION = "org.mobyproject.buildkit.device.autoallow"
-CLASS_ANNOTATION = "org.mobyproject.buildkit.device.class"
 
 _TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
 _FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})

@@ -19,7 +19,6 @@ Deliberate differences from BuildKit (docs/compatibility.md, Builds):
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import posixpath
@@ -34,6 +33,7 @@ from cdi.generate.edits import READ_ONLY_BIND
 from cdi.generate.rootview import open_in_root, resolve_in_root
 from cdi.gotext import path_error
 from cdi.policy.ondemand import InstallerError, ProgressCallback
+from cdi.spec import record
 
 if TYPE_CHECKING:
     from cdi.generate.nvml import Nvml
@@ -206,21 +206,21 @@ class NvidiaInstaller:
         """The generated *spec* with the persisted auto-allow and, on WSL, the WSL folder;
         its ``cdiVersion`` recomputed (annotations need 0.6.0)."""
         from cdi.generate.wsl import has_dxcore
-        from cdi.policy.devices import AUTOALLOW_ANNOTATION
+        from cdi.policy.ondemand import AUTOALLOW_ANNOTATION
         from cdi.spec.model import Mount
         from cdi.spec.version import minimum_version
 
         annotations = MappingProxyType({**spec.annotations, AUTOALLOW_ANNOTATION: "true"})
-        spec = dataclasses.replace(spec, annotations=annotations)
+        spec = record.replace(spec, annotations=annotations)
         # The same test the generator's auto mode uses to pick WSL.
         wsl_dir = self._directory(WSL_DIR)
         if wsl_dir is not None and has_dxcore(options.driver_root):
             mount = Mount(host_path=wsl_dir, container_path=WSL_DIR, options=READ_ONLY_BIND)
             edits = spec.container_edits
             # First, so that the generator's mounts of files below it stay on top.
-            edits = dataclasses.replace(edits, mounts=(mount, *edits.mounts))
-            spec = dataclasses.replace(spec, container_edits=edits)
-        return dataclasses.replace(spec, cdi_version=minimum_version(spec))
+            edits = record.replace(edits, mounts=(mount, *edits.mounts))
+            spec = record.replace(spec, container_edits=edits)
+        return record.replace(spec, cdi_version=minimum_version(spec))
 
     def _directory(self, path: str) -> str | None:
         """The host path of directory *path* under the host root, if it is one."""

@@ -12,6 +12,12 @@ from typing import Protocol
 
 from cdi.errors import CDIError
 
+#: A spec (or device) annotation that allows its devices in builds without --allow device;
+#: installers put it on the specs they create.
+AUTOALLOW_ANNOTATION = "org.mobyproject.buildkit.device.autoallow"
+#: A spec annotation naming a device class a build may request instead of a device name.
+CLASS_ANNOTATION = "org.mobyproject.buildkit.device.class"
+
 #: Receives progress lines while an installer runs.
 ProgressCallback = Callable[[str], None]
 

@@ -1,7 +1,8 @@
 """Spec directories, their devices, conflicts between them, and injection by device name.
 
 :class:`Registry` is the entry point; the modules below it each do one step: ``dirs`` (which
-directories), ``scan`` (incremental reading), ``resolve`` (priorities and conflicts),
+directories), ``scan`` (incremental reading), ``index`` and ``indexcodec`` (the persistent
+index), ``specfile`` (a spec and where it came from), ``resolve`` (priorities and conflicts),
 ``watch`` (inotify) and ``core`` (the registry itself).
 """
 
@@ -15,7 +16,8 @@ from cdi.registry.resolve import (
     DeviceDefinition,
     RegisteredDevice,
 )
-from cdi.registry.scan import SpecDirError, SpecFile
+from cdi.registry.scan import SpecDirError
+from cdi.registry.specfile import SpecFile
 
 __all__ = [
     "ACTIVE",

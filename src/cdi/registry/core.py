@@ -22,27 +22,36 @@ what the access reads. Otherwise the access refreshes itself.
 
 from __future__ import annotations
 
-import logging
 import os
-import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from _thread import RLock  # threading itself costs a new process more than it needs
 
 from cdi.errors import CDIError, SpecWriteError, UnresolvableDevicesError
-from cdi.injection import InjectionError, StatDevice, inject, merge_edits
 from cdi.registry.dirs import resolve_spec_dirs
-from cdi.registry.resolve import CONFLICT, DeviceDefinition, RegisteredDevice, Resolver
-from cdi.registry.scan import Scanner, SpecDirError, SpecFile
-from cdi.spec.model import ContainerEdits, Spec
+from cdi.registry.index import INDEX_ENV, IndexStore, default_index_dir
+from cdi.registry.resolve import CONFLICT, DeviceTable, Resolution, Resolver
+from cdi.registry.scan import Scanner, SpecDirError
 
+TYPE_CHECKING = False  # typing is not imported at run time (start path)
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping, Sequence
+    from typing import Any
+
+    from cdi.injection import StatDevice
+    from cdi.registry.resolve import DeviceDefinition, RegisteredDevice, StoredTable
+    from cdi.registry.scan import ScanResult, SpecFile
     from cdi.registry.watch import Watcher
+    from cdi.spec.model import ContainerEdits, Spec
 
 __all__ = ["Registry"]
 
-_log = logging.getLogger(__name__)
+
+def _log() -> Any:
+    import logging  # only when there is something to say
+
+    return logging.getLogger(__name__)
+
 
 #: How often a registry without a watcher tries to create one again.
 _WATCHER_RETRY_SECONDS = 1.0
@@ -67,13 +76,13 @@ class _Snapshot:
     def __init__(
         self,
         files: tuple[SpecFile, ...] = (),
-        devices: Mapping[str, RegisteredDevice] | None = None,
+        devices: DeviceTable | None = None,
         definitions: Mapping[str, tuple[DeviceDefinition, ...]] | None = None,
         file_errors: Mapping[str, tuple[CDIError, ...]] | None = None,
         dir_errors: Mapping[str, SpecDirError] | None = None,
     ) -> None:
         self.files = files
-        self.devices = devices or {}
+        self.devices = devices if devices is not None else DeviceTable({})
         self.definitions = definitions or {}
         self.file_errors = file_errors or {}
         self.dir_errors = dir_errors or {}
@@ -84,7 +93,7 @@ class _Snapshot:
 
     def names(self) -> tuple[str, ...]:
         if self._names is None:
-            self._names = tuple(sorted(self.devices))
+            self._names = self.devices.sorted_names()
         return self._names
 
     def by_vendor(self) -> dict[str, tuple[SpecFile, ...]]:
@@ -106,21 +115,31 @@ class _Snapshot:
         return self._classes
 
 
-def _snapshot(
-    resolver: Resolver,
-    files: tuple[SpecFile, ...],
-    load_errors: Mapping[str, CDIError],
-    dir_errors: Mapping[str, SpecDirError],
-) -> _Snapshot:
-    resolution = resolver.resolve(files)
+def _snapshot(resolver: Resolver, result: ScanResult) -> _Snapshot:
+    if result.table is not None:  # the same files the index resolved: the same devices
+        resolution = Resolution(DeviceTable.stored(result.table, result.files), {}, {})
+    else:
+        resolution = resolver.resolve(result.files)
     file_errors: dict[str, tuple[CDIError, ...]] = {
-        path: (error,) for path, error in load_errors.items()
+        path: (error,) for path, error in result.file_errors.items()
     }
     for path, conflicts in resolution.conflict_errors.items():
         file_errors[path] = file_errors.get(path, ()) + conflicts
     return _Snapshot(
-        files, resolution.devices, resolution.definitions, file_errors, dict(dir_errors)
+        result.files,
+        resolution.devices,
+        resolution.definitions,
+        file_errors,
+        dict(result.dir_errors),
     )
+
+
+def _stored_table(snapshot: _Snapshot) -> StoredTable | None:
+    """The snapshot's devices as the index stores them; none where a name is defined twice
+    (the index keeps no definitions: such a registry resolves again)."""
+    if snapshot.definitions:
+        return None
+    return snapshot.devices.stored_form(snapshot.files)
 
 
 def _watch_callback(registry: Registry) -> Callable[[], None]:
@@ -137,6 +156,13 @@ def _watch_callback(registry: Registry) -> Callable[[], None]:
     return refresh
 
 
+def _index_store(index: bool | str | os.PathLike[str], dirs: Sequence[str]) -> IndexStore | None:
+    if index is False or (index is True and os.environ.get(INDEX_ENV) == "0"):
+        return None
+    directory = default_index_dir() if index is True else os.fspath(index)
+    return IndexStore(directory, dirs)
+
+
 class Registry:
     """The CDI devices defined in a list of spec directories.
 
@@ -146,6 +172,12 @@ class Registry:
     *auto_refresh*, changes are picked up without it. *stat_device* replaces the ``lstat``
     of host device nodes during injection; *on_change* is called with the registry after a
     refresh that changed what it holds (from the watcher thread when auto-refreshing).
+
+    *index* keeps what scans learn in a persistent index (see :mod:`cdi.registry.index`), so
+    that a new process re-parses only the files that changed and decodes only the specs it
+    uses: ``True`` (the default) keeps it in ``$CDI_INDEX_DIR``, ``/var/cache/cdi`` for root,
+    else the user's cache directory (``CDI_INDEX=0`` turns it off); a path keeps it there;
+    ``False`` uses none.
     """
 
     def __init__(
@@ -156,14 +188,15 @@ class Registry:
         stat_device: StatDevice | None = None,
         on_change: Callable[[Registry], None] | None = None,
         debounce: float = 0.05,
+        index: bool | str | os.PathLike[str] = True,
     ) -> None:
         self._dirs = resolve_spec_dirs(spec_dirs)
         self._auto_refresh = auto_refresh
         self._stat_device = stat_device
         self._on_change = on_change
         self._debounce = debounce
-        self._lock = threading.RLock()
-        self._scanner = Scanner()
+        self._lock = RLock()
+        self._scanner = Scanner(_index_store(index, self._dirs))
         self._resolver = Resolver()
         self._snapshot = _Snapshot()
         self._scanned = False
@@ -214,7 +247,7 @@ class Registry:
             # Typically EMFILE: no inotify instances or descriptors left.
             reason = (err.strerror if isinstance(err, OSError) else None) or str(err)
             self._watcher_error = f"failed to create watcher: {reason[:1].lower()}{reason[1:]}"
-            _log.warning("CDI registry: %s; refreshing on access instead", self._watcher_error)
+            _log().warning("CDI registry: %s; refreshing on access instead", self._watcher_error)
             return
         if self._finalizer is not None:  # the one for a watcher that died
             self._finalizer.detach()
@@ -245,11 +278,11 @@ class Registry:
             generation = watcher.sync()[0] if watcher is not None else 0
             result = self._scanner.scan(self._dirs)
             if result.changed or not self._scanned:
-                self._snapshot = _snapshot(
-                    self._resolver, result.files, result.file_errors, result.dir_errors
-                )
+                self._snapshot = _snapshot(self._resolver, result)
                 changed = self._scanned  # the first scan is no "change" to report
                 self._scanned = True
+            snapshot = self._snapshot
+            self._scanner.save_index(lambda: _stored_table(snapshot))
             # After the snapshot: whoever reads this generation as covered then reads a
             # snapshot at least this new. Refreshes are serialised, so it only grows.
             if watcher is not None:
@@ -258,7 +291,7 @@ class Registry:
             try:
                 self._on_change(self)
             except Exception:  # a listener's bug must not break whoever triggered the refresh
-                _log.exception("CDI registry on_change callback failed")
+                _log().exception("CDI registry on_change callback failed")
 
     def _current(self) -> _Snapshot:
         if self._auto_refresh and not self._closed:
@@ -300,6 +333,11 @@ class Registry:
     def list_classes(self) -> list[str]:
         """The device classes of all valid spec files, sorted and de-duplicated."""
         return list(self._current().classes())
+
+    def list_device_specs(self) -> list[tuple[str, SpecFile]]:
+        """Each resolvable device's qualified name, sorted, with the spec file that defines
+        it: what a listing needs, without taking each device out of its spec."""
+        return self._current().devices.spec_files()
 
     def get_device(self, qualified: str) -> RegisteredDevice | None:
         """The device *qualified* (``vendor/class=name``) resolves to, or ``None``."""
@@ -377,6 +415,8 @@ class Registry:
             edits.append(found.device.container_edits)
         if unresolved:
             raise UnresolvableDevicesError(unresolved)
+        from cdi.injection import merge_edits
+
         return merge_edits(edits)
 
     def inject(
@@ -387,6 +427,8 @@ class Registry:
         Raises :class:`~cdi.errors.UnresolvableDevicesError` (``unresolvable CDI devices a,
         b``) or :class:`~cdi.injection.InjectionError` (``failed to inject devices: ...``).
         """
+        from cdi.injection import InjectionError, inject
+
         if oci_spec is None:
             raise InjectionError("can't inject devices, nil OCI Spec")
         edits = self.resolve_edits(devices)

@@ -10,13 +10,18 @@ higher-priority directory defines it; if one does, that definition stands.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from bisect import bisect_left
 
 from cdi.errors import CDIError
 from cdi.gotext import quote
-from cdi.registry.scan import SpecFile
-from cdi.spec.model import Device
+from cdi.spec.record import record
+
+TYPE_CHECKING = False  # typing is not imported at run time (start path)
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping, Sequence
+
+    from cdi.registry.scan import SpecFile
+    from cdi.spec.model import Device
 
 __all__ = [
     "ACTIVE",
@@ -24,9 +29,11 @@ __all__ = [
     "SHADOWED",
     "ConflictError",
     "DeviceDefinition",
+    "DeviceTable",
     "RegisteredDevice",
     "Resolution",
     "Resolver",
+    "StoredTable",
     "resolve",
 ]
 
@@ -35,14 +42,27 @@ SHADOWED = "shadowed"
 CONFLICT = "conflict"
 
 
-@dataclass(frozen=True, slots=True)
 class RegisteredDevice:
     """A device as the registry resolves it: qualified ``name``, the ``device`` and the
-    ``spec`` file that defines it."""
+    ``spec`` file that defines it. The device is taken from its spec when first asked for
+    (a spec served from the persistent index is decoded only then)."""
 
-    name: str
-    device: Device
-    spec: SpecFile
+    __slots__ = ("_device", "_position", "name", "spec")
+
+    def __init__(
+        self, name: str, device: Device | None, spec: SpecFile, position: int = -1
+    ) -> None:
+        self.name = name
+        self._device = device
+        self.spec = spec
+        self._position = position  # in spec.device_names, when *device* is not given
+
+    @property
+    def device(self) -> Device:
+        device = self._device
+        if device is None:
+            device = self._device = self.spec.spec.devices[self._position]
+        return device
 
     @property
     def path(self) -> str:
@@ -51,6 +71,17 @@ class RegisteredDevice:
     @property
     def priority(self) -> int:
         return self.spec.priority
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RegisteredDevice):
+            return NotImplemented
+        return self.name == other.name and self.spec == other.spec
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.spec.path))
+
+    def __repr__(self) -> str:
+        return f"RegisteredDevice(name={self.name!r}, path={self.spec.path!r})"
 
 
 class ConflictError(CDIError):
@@ -64,7 +95,7 @@ class ConflictError(CDIError):
         self.paths = (new_path, old_path)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DeviceDefinition:
     """One file's definition of a device that more than one file defines.
 
@@ -98,74 +129,182 @@ class DeviceDefinition:
         return "shadowed by higher-priority files that conflict with each other"
 
 
-@dataclass(frozen=True, slots=True)
 class Resolution:
     """The devices in use, the history of names defined more than once, and the conflict
     errors per file (each error appears on both files involved)."""
 
-    devices: Mapping[str, RegisteredDevice]
-    definitions: Mapping[str, tuple[DeviceDefinition, ...]]
-    conflict_errors: Mapping[str, tuple[ConflictError, ...]]
+    __slots__ = ("conflict_errors", "definitions", "devices")
+
+    def __init__(
+        self,
+        devices: DeviceTable,
+        definitions: Mapping[str, tuple[DeviceDefinition, ...]],
+        conflict_errors: Mapping[str, tuple[ConflictError, ...]],
+    ) -> None:
+        self.devices = devices
+        self.definitions = definitions
+        self.conflict_errors = conflict_errors
+
+
+_Source = tuple["SpecFile", int]  # a definition: the spec file and the device's position in it
+
+
+#: A resolved device table as the index stores it: the qualified names in sorted order and,
+#: for each, the position of its spec file in the scan and of the device in that file.
+StoredTable = tuple[list[str], list[int], list[int]]
+
+
+class DeviceTable:
+    """The devices in use, by qualified name (a read-only mapping). Each
+    :class:`RegisteredDevice` is made on first use: a listing of names, the common question
+    on a start path, makes none. Not a ``Mapping`` subclass: creating an ABC subclass costs
+    every new process more than the whole table does.
+
+    Made either from the resolver's dictionary or, when no file changed, from the table the
+    persistent index stored (sorted names, looked up by bisection: nothing to build).
+    """
+
+    __slots__ = ("_files", "_made", "_sorted", "_sources", "_stored")
+
+    def __init__(self, sources: dict[str, _Source]) -> None:
+        self._sources: dict[str, _Source] | None = sources
+        self._made: dict[str, RegisteredDevice] = {}
+        self._sorted: tuple[str, ...] | None = None
+        self._stored: StoredTable | None = None
+        self._files: Sequence[SpecFile] = ()
+
+    @classmethod
+    def stored(cls, table: StoredTable, files: Sequence[SpecFile]) -> DeviceTable:
+        """The table the index stored for *files* (the scan's files, in the same order)."""
+        made = cls({})
+        made._sources, made._stored, made._files = None, table, files
+        return made
+
+    def _source(self, name: str) -> _Source | None:
+        if self._sources is not None:
+            return self._sources.get(name)
+        assert self._stored is not None
+        names, file_numbers, positions = self._stored
+        at = bisect_left(names, name)
+        if at < len(names) and names[at] == name:
+            return self._files[file_numbers[at]], positions[at]
+        return None
+
+    def __getitem__(self, name: str) -> RegisteredDevice:
+        found = self._made.get(name)
+        if found is None:
+            source = self._source(name)
+            if source is None:
+                raise KeyError(name)
+            # Two threads may both make it: equal objects, and either is kept.
+            found = self._made[name] = RegisteredDevice(name, None, source[0], source[1])
+        return found
+
+    def get(self, name: str) -> RegisteredDevice | None:
+        try:
+            return self[name]
+        except KeyError:
+            return None
+
+    def __contains__(self, name: object) -> bool:
+        if name in self._made:
+            return True
+        return isinstance(name, str) and self._source(name) is not None
+
+    def sorted_names(self) -> tuple[str, ...]:
+        if self._sorted is None:
+            if self._stored is not None:
+                self._sorted = tuple(self._stored[0])
+            else:
+                assert self._sources is not None
+                self._sorted = tuple(sorted(self._sources))
+        return self._sorted
+
+    def spec_files(self) -> list[tuple[str, SpecFile]]:
+        """Each name, sorted, with the spec file defining it (no RegisteredDevice made)."""
+        if self._stored is not None:
+            files = self._files
+            names, file_numbers, _ = self._stored
+            return [(name, files[number]) for name, number in zip(names, file_numbers, strict=True)]
+        assert self._sources is not None
+        sources = self._sources
+        return [(name, sources[name][0]) for name in self.sorted_names()]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._sources if self._sources is not None else self.sorted_names())
+
+    def __len__(self) -> int:
+        return len(self._sources) if self._sources is not None else len(self.sorted_names())
+
+    def stored_form(self, files: Sequence[SpecFile]) -> StoredTable:
+        """This table as the index stores it, for the scan's *files*."""
+        if self._stored is not None and self._files is files:
+            return self._stored
+        number = {id(spec_file): index for index, spec_file in enumerate(files)}
+        names = list(self.sorted_names())
+        file_numbers, positions = [], []
+        for name in names:
+            source = self._source(name)
+            assert source is not None
+            file_numbers.append(number[id(source[0])])
+            positions.append(source[1])
+        return names, file_numbers, positions
 
 
 class Resolver:
-    """:func:`resolve`, remembering each spec file's devices between calls (spec files that
-    did not change are the same objects from one scan to the next)."""
+    """:func:`resolve`, remembering each spec file's qualified device names between calls
+    (spec files that did not change are the same objects from one scan to the next)."""
 
     def __init__(self) -> None:
-        self._devices: dict[int, tuple[SpecFile, tuple[RegisteredDevice, ...]]] = {}
+        self._names: dict[int, tuple[SpecFile, list[str]]] = {}
 
-    def _registered(self, files: Sequence[SpecFile]) -> list[tuple[RegisteredDevice, ...]]:
-        cache = self._devices
-        fresh: dict[int, tuple[SpecFile, tuple[RegisteredDevice, ...]]] = {}
+    def _qualified(self, files: Sequence[SpecFile]) -> list[tuple[SpecFile, list[str]]]:
+        cache = self._names
+        fresh: dict[int, tuple[SpecFile, list[str]]] = {}
         result = []
         for spec_file in files:
             hit = cache.get(id(spec_file))
             if hit is None or hit[0] is not spec_file:
-                prefix = spec_file.spec.kind + "="
-                hit = (
-                    spec_file,
-                    tuple(
-                        RegisteredDevice(prefix + device.name, device, spec_file)
-                        for device in spec_file.spec.devices
-                    ),
-                )
+                prefix = spec_file.kind + "="
+                hit = (spec_file, [prefix + name for name in spec_file.device_names])
             fresh[id(spec_file)] = hit
-            result.append(hit[1])
-        self._devices = fresh
+            result.append(hit)
+        self._names = fresh
         return result
 
     def resolve(self, files: Sequence[SpecFile]) -> Resolution:
         """Resolve the devices of *files*, given in scan order (priority, then name)."""
-        devices: dict[str, RegisteredDevice] = {}
-        repeated: dict[str, list[RegisteredDevice]] = {}
+        devices: dict[str, _Source] = {}
+        repeated: dict[str, list[_Source]] = {}
         conflict_priority: dict[str, int] = {}
         errors: dict[str, list[ConflictError]] = {}
-        for registered_devices in self._registered(files):
-            for registered in registered_devices:
-                name = registered.name
+        for spec_file, names in self._qualified(files):
+            priority = spec_file.priority
+            for position, name in enumerate(names):
                 held = devices.get(name)
                 if held is None:
-                    devices[name] = registered
+                    devices[name] = (spec_file, position)
                     continue
                 # The first repeat of a name finds its first definition still held.
-                repeated.setdefault(name, [held]).append(registered)
-                priority = registered.spec.priority
-                if priority > held.spec.priority:
-                    devices[name] = registered
-                elif priority == held.spec.priority:
-                    new_path, old_path = registered.spec.path, held.spec.path
-                    error = ConflictError(name, new_path, old_path)
-                    errors.setdefault(new_path, []).append(error)
-                    errors.setdefault(old_path, []).append(error)
+                source = (spec_file, position)
+                repeated.setdefault(name, [held]).append(source)
+                held_file = held[0]
+                if priority > held_file.priority:
+                    devices[name] = source
+                elif priority == held_file.priority:
+                    error = ConflictError(name, spec_file.path, held_file.path)
+                    errors.setdefault(spec_file.path, []).append(error)
+                    errors.setdefault(held_file.path, []).append(error)
                     conflict_priority[name] = priority
         for name, priority in conflict_priority.items():
-            if devices[name].spec.priority <= priority:
+            if devices[name][0].priority <= priority:
                 del devices[name]
         return Resolution(
-            devices,
+            DeviceTable(devices),
             {
-                name: _definitions(definitions, devices.get(name), conflict_priority.get(name))
+                name: _definitions(
+                    name, definitions, devices.get(name), conflict_priority.get(name)
+                )
                 for name, definitions in repeated.items()
             },
             {path: tuple(found) for path, found in errors.items()},
@@ -178,30 +317,32 @@ def resolve(files: Sequence[SpecFile]) -> Resolution:
 
 
 def _definitions(
-    definitions: list[RegisteredDevice],
-    winner: RegisteredDevice | None,
+    name: str,
+    definitions: list[_Source],
+    winner: _Source | None,
     conflict_priority: int | None,
 ) -> tuple[DeviceDefinition, ...]:
     result = []
     for definition in definitions:
+        spec_file = definition[0]
         same = tuple(
-            other.path
+            other[0].path
             for other in definitions
-            if other is not definition and other.priority == definition.priority
+            if other is not definition and other[0].priority == spec_file.priority
         )
         if definition is winner:
             status = ACTIVE
-        elif winner is None and definition.priority == conflict_priority:
+        elif winner is None and spec_file.priority == conflict_priority:
             status = CONFLICT
         else:
             status = SHADOWED
         result.append(
             DeviceDefinition(
-                definition.name,
-                definition.path,
-                definition.priority,
+                name,
+                spec_file.path,
+                spec_file.priority,
                 status,
-                winner.path if winner is not None and definition is not winner else None,
+                winner[0].path if winner is not None and definition is not winner else None,
                 same,
             )
         )

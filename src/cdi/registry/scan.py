@@ -15,16 +15,21 @@ next one, and a file that vanishes between listing and reading is simply not the
 
 from __future__ import annotations
 
-import logging
+import gc
 import os
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
 from cdi.errors import CDIError, SpecError
 from cdi.gotext import path_error, quote
-from cdi.spec.load import parse_spec, read_spec_bytes
-from cdi.spec.model import Spec
+from cdi.registry.index import IndexEntry, IndexStore, LoadedIndex, digest
+from cdi.registry.specfile import SpecFile
+
+TYPE_CHECKING = False  # typing is not imported at run time (start path)
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
+    from cdi.registry.resolve import StoredTable
+    from cdi.spec.model import Spec
 
 __all__ = [
     "RACY_WINDOW_COARSE_NS",
@@ -35,8 +40,6 @@ __all__ = [
     "SpecDirError",
     "SpecFile",
 ]
-
-_log = logging.getLogger(__name__)
 
 SPEC_SUFFIXES = (".json", ".yaml")
 
@@ -49,27 +52,6 @@ RACY_WINDOW_COARSE_NS = 2_000_000_000
 _FileKey = tuple[int, int, int, int, int]
 
 
-@dataclass(frozen=True, slots=True)
-class SpecFile:
-    """A loaded spec and where it came from; ``priority`` is its directory's index."""
-
-    spec: Spec
-    path: str
-    priority: int
-
-    @property
-    def kind(self) -> str:
-        return self.spec.kind
-
-    @property
-    def vendor(self) -> str:
-        return self.spec.vendor
-
-    @property
-    def device_class(self) -> str:
-        return self.spec.device_class
-
-
 class SpecDirError(CDIError):
     """A spec directory could not be read or watched."""
 
@@ -78,43 +60,141 @@ class SpecDirError(CDIError):
         self.directory = directory
 
 
-@dataclass(slots=True)
 class _Entry:
-    key: _FileKey
-    racy: bool
-    digest: bytes | None
-    spec: Spec | None
-    error: CDIError | None
-    # One SpecFile per priority the path was seen at (normally one), reused across scans.
-    files: dict[int, SpecFile] = field(default_factory=dict)
+    """What the scanner knows of one path: its key, and its spec (or its error)."""
+
+    __slots__ = ("digest", "error", "files", "indexed", "key", "racy", "spec")
+
+    def __init__(
+        self,
+        key: _FileKey,
+        racy: bool,
+        digest: bytes | None,
+        spec: Spec | None,
+        error: CDIError | None,
+        *,
+        indexed: IndexEntry | None = None,
+    ) -> None:
+        self.key = key
+        self.racy = racy
+        self.digest = digest
+        self.spec = spec
+        self.error = error
+        # The index's record of the content: the spec is decoded from it on first use.
+        self.indexed = indexed
+        # One SpecFile per priority the path was seen at (normally one), reused across scans.
+        self.files: dict[int, SpecFile] = {}
+
+    @classmethod
+    def from_index(cls, indexed: IndexEntry) -> _Entry:
+        return cls(indexed.key, indexed.racy, indexed.content_digest, None, None, indexed=indexed)
 
     def spec_file(self, path: str, priority: int) -> SpecFile | None:
-        if self.spec is None:
-            return None
         found = self.files.get(priority)
         if found is None:
-            found = self.files[priority] = SpecFile(self.spec, path, priority)
+            if self.spec is not None:
+                found = SpecFile(self.spec, path, priority)
+            elif self.indexed is not None:
+                indexed = self.indexed
+                found = SpecFile.deferred(
+                    lambda: _decode_indexed(indexed, path),
+                    path,
+                    priority,
+                    indexed.kind,
+                    indexed.device_names,
+                )
+            else:
+                return None
+            self.files[priority] = found
         return found
 
+    def index_entry(self) -> IndexEntry | None:
+        """This entry as the index stores it (``None``: not stored, e.g. an error)."""
+        if self.indexed is None and self.spec is not None and self.digest is not None:
+            from cdi.registry.indexcodec import encode_spec
 
-@dataclass(slots=True)
+            blob = encode_spec(self.spec)
+            self.indexed = IndexEntry(
+                self.key,
+                self.racy,
+                self.digest,
+                kind=self.spec.kind,
+                device_names=tuple(device.name for device in self.spec.devices),
+                blob=blob,
+                blob_digest=digest(blob),
+            )
+        indexed = self.indexed
+        if indexed is not None and (indexed.key != self.key or indexed.racy != self.racy):
+            indexed = self.indexed = IndexEntry(
+                self.key,
+                self.racy,
+                indexed.content_digest,
+                kind=indexed.kind,
+                device_names=indexed.device_names,
+                blob=indexed.blob,
+                blob_digest=indexed.blob_digest,
+            )
+        return indexed
+
+
+def _decode_indexed(indexed: IndexEntry, path: str) -> Spec:
+    """The spec the index holds for *path*; from the file itself if the index is damaged."""
+    from cdi.registry.indexcodec import decode_spec
+
+    blob = indexed.intact_blob()
+    if blob is not None:
+        try:
+            return decode_spec(blob)
+        except Exception:
+            pass
+    from cdi.spec.load import load_spec
+
+    return load_spec(path)
+
+
+def _stored(entry: _Entry | None) -> bool:
+    """Whether the index keeps *entry* (a spec, not an error)."""
+    return (
+        entry is not None
+        and entry.digest is not None
+        and (entry.spec is not None or entry.indexed is not None)
+    )
+
+
 class _Scan:
     """What one scan collects as it goes."""
 
-    started: int
-    entries: dict[str, _Entry] = field(default_factory=dict)
-    files: list[SpecFile] = field(default_factory=list)
-    file_errors: dict[str, CDIError] = field(default_factory=dict)
+    __slots__ = ("entries", "file_errors", "files", "learnt", "started")
+
+    def __init__(self, started: int) -> None:
+        self.started = started
+        # Whether a file was read whose entry the index keeps: then the index is rewritten.
+        self.learnt = False
+        self.entries: dict[str, _Entry] = {}
+        self.files: list[SpecFile] = []
+        self.file_errors: dict[str, CDIError] = {}
 
 
-@dataclass(frozen=True, slots=True)
 class ScanResult:
     """One scan: the loaded specs in priority then name order, and what failed."""
 
-    files: tuple[SpecFile, ...]
-    file_errors: Mapping[str, CDIError]
-    dir_errors: Mapping[str, SpecDirError]
-    changed: bool
+    __slots__ = ("changed", "dir_errors", "file_errors", "files", "table")
+
+    def __init__(
+        self,
+        files: tuple[SpecFile, ...],
+        file_errors: Mapping[str, CDIError],
+        dir_errors: Mapping[str, SpecDirError],
+        changed: bool,
+        table: StoredTable | None = None,
+    ) -> None:
+        self.files = files
+        self.file_errors = file_errors
+        self.dir_errors = dir_errors
+        self.changed = changed
+        #: The device table the index stored, when these files are exactly the ones it
+        #: was resolved from (then resolving them again would give the same).
+        self.table = table
 
 
 def load_error(err: SpecError) -> SpecError:
@@ -150,16 +230,6 @@ def _spec_names(fd: int) -> list[str]:
     return names
 
 
-try:  # the bare module: hashlib would load OpenSSL, a cost on every runtime start
-    from _blake2 import blake2b
-except ImportError:  # pragma: no cover - CPython always has it
-    from hashlib import blake2b
-
-
-def _digest(data: bytes) -> bytes:
-    return blake2b(data, digest_size=16).digest()
-
-
 def _file_key(info: os.stat_result) -> _FileKey:
     return (info.st_ino, info.st_dev, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
 
@@ -167,14 +237,35 @@ def _file_key(info: os.stat_result) -> _FileKey:
 class Scanner:
     """Scans a list of directories, keeping what it parsed for the next scan.
 
-    Not thread-safe: the registry serialises calls to :meth:`scan`.
+    With an *index*, the first scan starts from what the persistent index remembers, and
+    every scan that learnt something new writes it back. Not thread-safe: the registry
+    serialises calls to :meth:`scan`.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, index: IndexStore | None = None) -> None:
         self._entries: dict[str, _Entry] = {}
         self._errors: dict[str, str] = {}
+        self._index = index
+        # The index read by the first scan; later scans start from what the last one found.
+        self._seed: LoadedIndex | None = None
+        self._unsaved = False  # whether the index lacks what the last scan learnt
 
     def scan(self, dirs: Sequence[str]) -> ScanResult:
+        # A cold scan creates objects by the hundred thousand, all long-lived: the cyclic
+        # collector would walk them again and again (a third of a cold scan's time) and
+        # find nothing to free. Paused for the scan, if it was on; restored after.
+        collecting = gc.isenabled()
+        if collecting:
+            gc.disable()
+        try:
+            return self._scan(dirs)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _scan(self, dirs: Sequence[str]) -> ScanResult:
+        if self._index is not None and not self._entries:
+            self._seed = self._index.load()
         previous = self._entries
         state = _Scan(time.time_ns())
         dir_errors: dict[str, SpecDirError] = {}
@@ -201,9 +292,43 @@ class Scanner:
         errors = {path: str(err) for path, err in (*state.file_errors.items(), *dir_errors.items())}
         if errors != self._errors:
             changed = True
+        files = tuple(state.files)
+        learnt = state.learnt or self._dropped(current)
+        self._unsaved = self._index is not None and (self._unsaved or learnt)
+        seed = self._seed
+        table = None
+        if seed is not None and not self._unsaved and not errors:
+            # Exactly the files the index resolved, in its order: the same devices.
+            table = seed.table if [f.path for f in files] == seed.order else None
         self._entries = current
         self._errors = errors
-        return ScanResult(tuple(state.files), state.file_errors, dir_errors, changed)
+        self._seed = None
+        return ScanResult(files, state.file_errors, dir_errors, changed, table)
+
+    def _dropped(self, current: dict[str, _Entry]) -> bool:
+        """Whether something the index holds is gone (or broken) now."""
+        if self._seed is not None:
+            return any(not _stored(current.get(path)) for path in self._seed.paths())
+        return any(
+            _stored(entry) and not _stored(current.get(path))
+            for path, entry in self._entries.items()
+        )
+
+    def save_index(self, table: Callable[[], StoredTable | None]) -> None:
+        """Write the index if the last scan learnt something, with the device *table*
+        resolved from its files (``None`` when some name was defined twice)."""
+        if not self._unsaved or self._index is None:
+            return
+        self._unsaved = False
+        current = self._entries
+        self._index.save(
+            (
+                (path, indexed)
+                for path, entry in current.items()
+                if _stored(entry) and (indexed := entry.index_entry()) is not None
+            ),
+            table(),
+        )
 
     def _scan_directory(
         self,
@@ -218,12 +343,17 @@ class Scanner:
         The hot path of a refresh: one ``stat`` per file, relative to the directory."""
         changed = False
         previous = self._entries
+        seed = self._seed
         current, files, file_errors = state.entries, state.files, state.file_errors
         prefix = directory if directory.endswith("/") else directory + "/"
         stat = os.stat
         for name in names:
             path = prefix + name
             entry = current.get(path) or previous.get(path)
+            if entry is None and seed is not None:
+                indexed = seed.entry(path)
+                if indexed is not None:
+                    entry = _Entry.from_index(indexed)
             try:
                 info = stat(name, dir_fd=fd)
             except FileNotFoundError:
@@ -245,8 +375,9 @@ class Scanner:
                 continue
             key = _file_key(info)
             if entry is None or entry.key != key or entry.racy:
-                entry, reloaded = self._load(path, key, info.st_ctime_ns, entry, state.started)
+                entry, reloaded = self._load(path, key, entry, state.started)
                 changed = changed or reloaded
+                state.learnt = state.learnt or _stored(entry)
             current[path] = entry
             spec_file = entry.files.get(priority) or entry.spec_file(path, priority)
             if spec_file is not None:
@@ -256,30 +387,33 @@ class Scanner:
         return changed
 
     @staticmethod
-    def _load(
-        path: str, key: _FileKey, ctime: int, old: _Entry | None, started: int
-    ) -> tuple[_Entry, bool]:
+    def _load(path: str, key: _FileKey, old: _Entry | None, started: int) -> tuple[_Entry, bool]:
         """A fresh entry for *path*, and whether its content differs from *old*'s."""
+        from cdi.spec import load  # the parser, only when a file is read
+
         # ctime, not mtime: it moves on every change and cannot be set back by utime().
+        ctime = key[4]
         window = RACY_WINDOW_COARSE_NS if ctime % 1_000_000_000 == 0 else RACY_WINDOW_NS
         racy = ctime >= started - window
         try:
-            data = read_spec_bytes(path)
+            data = load.read_spec_bytes(path)
         except SpecError as err:
             failure = load_error(err)
             same = old is not None and old.digest is None and str(old.error) == str(failure)
             return _Entry(key, racy, None, None, failure), not same
-        digest = _digest(data)
-        if old is not None and old.digest == digest:
+        content_digest = digest(data)
+        if old is not None and old.digest == content_digest:
             old.key, old.racy = key, racy
             return old, False
         spec: Spec | None = None
         error: CDIError | None = None
         try:
-            spec = parse_spec(data, path)
+            spec = load.parse_spec(data, path)
         except SpecError as err:
             error = load_error(err)
         except Exception as err:  # a parser bug must not take the other specs down
-            _log.exception("unexpected error parsing %s", path)
+            import logging
+
+            logging.getLogger(__name__).exception("unexpected error parsing %s", path)
             error = SpecError(f"failed to load CDI Spec {err!r}", path=path)
-        return _Entry(key, racy, digest, spec, error), True
+        return _Entry(key, racy, content_digest, spec, error), True

@@ -1,27 +1,64 @@
 """The pure spec layer: model, versions, validation and the JSON/YAML codec.
 
-The encoder (``cdi.spec.encode``) is not imported here: reading specs, the common case on
-container start paths, does not need it.
+The names below are imported on first use (PEP 562), so that ``import cdi.spec.model`` (the
+start path: injection, the device index) does not load the parser and validator. The encoder
+(``cdi.spec.encode``) is not exported here at all: reading specs does not need it.
 """
 
-from cdi.spec.load import MAX_SPEC_SIZE, load_spec, parse_spec, validate_spec
-from cdi.spec.model import (
-    ContainerEdits,
-    Device,
-    DeviceNode,
-    Hook,
-    IntelRdt,
-    LinuxNetDevice,
-    Mount,
-    Spec,
-)
-from cdi.spec.version import (
-    CURRENT_VERSION,
-    EARLIEST_VERSION,
-    SUPPORTED_VERSIONS,
-    minimum_version,
-    reference_minimum_version,
-)
+from __future__ import annotations
+
+import importlib
+
+TYPE_CHECKING = False  # typing is not imported at run time (start path)
+if TYPE_CHECKING:
+    from typing import Any
+
+    from cdi.spec.load import MAX_SPEC_SIZE, load_spec, parse_spec, validate_spec
+    from cdi.spec.model import (
+        ContainerEdits,
+        Device,
+        DeviceNode,
+        Hook,
+        IntelRdt,
+        LinuxNetDevice,
+        Mount,
+        Spec,
+    )
+    from cdi.spec.version import (
+        CURRENT_VERSION,
+        EARLIEST_VERSION,
+        SUPPORTED_VERSIONS,
+        minimum_version,
+        reference_minimum_version,
+    )
+
+#: public name -> the module that defines it
+_EXPORTS: dict[str, str] = {
+    **dict.fromkeys(("MAX_SPEC_SIZE", "load_spec", "parse_spec", "validate_spec"), "cdi.spec.load"),
+    **dict.fromkeys(
+        (
+            "ContainerEdits",
+            "Device",
+            "DeviceNode",
+            "Hook",
+            "IntelRdt",
+            "LinuxNetDevice",
+            "Mount",
+            "Spec",
+        ),
+        "cdi.spec.model",
+    ),
+    **dict.fromkeys(
+        (
+            "CURRENT_VERSION",
+            "EARLIEST_VERSION",
+            "SUPPORTED_VERSIONS",
+            "minimum_version",
+            "reference_minimum_version",
+        ),
+        "cdi.spec.version",
+    ),
+}
 
 __all__ = [
     "CURRENT_VERSION",
@@ -42,3 +79,18 @@ __all__ = [
     "reference_minimum_version",
     "validate_spec",
 ]
+
+
+if not TYPE_CHECKING:  # hidden from type checkers, which would then accept any name
+
+    def __getattr__(name: str) -> Any:
+        module = _EXPORTS.get(name)
+        if module is None:
+            raise AttributeError(f"module 'cdi.spec' has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -13,18 +13,22 @@ so the common case pays nothing for them.
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Callable
 from types import MappingProxyType
-from typing import Any
 
-from cdi.errors import FieldPath
 from cdi.gotext import format_float32, format_json_number, quote
+from cdi.spec import fastdecode
 from cdi.spec.model import EMPTY_EDITS, Spec
 from cdi.spec.pairs import Pairs
 from cdi.spec.schema import FIELDS, Field, Kind, field_for_key
 
-_Decoder = Callable[[Any], Any]
+TYPE_CHECKING = False  # typing is not imported at run time (start path)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from cdi.errors import FieldPath
+
+    _Decoder = Callable[[Any], Any]
 
 
 class DecodeError(ValueError):
@@ -281,6 +285,8 @@ class _Plan:
         canonical = self.folded.get(key.lower())
         if canonical is not None:
             return canonical
+        import difflib  # only for the error: kept off the start path
+
         keys = [field.key for field in self.fields]
         close = difflib.get_close_matches(key, keys, n=1, cutoff=0.6)
         hint = f"did you mean {quote(close[0])}?" if close else None
@@ -342,11 +348,33 @@ def _decoder(field: Field, plans: dict[type, _Plan]) -> _Decoder:
     return decode
 
 
+# The decoding functions are generated on first use (most documents never need them).
 _PLANS = {model: _Plan(model) for model in FIELDS}
-_decode_spec = _PLANS[Spec].decoder(_PLANS)
 
 
 def decode_spec(value: Any) -> Spec:
-    """Decode the plain value of a whole spec document; raises :class:`DecodeError`."""
-    spec: Spec = _decode_spec(value)
+    """Decode the plain value of a whole spec document; raises :class:`DecodeError`.
+
+    Mappings are :class:`~cdi.spec.pairs.Pairs` (from the YAML path or the JSON path), or
+    ``dict`` (a value from ``json.loads``, the registry index): the common case of those
+    takes :mod:`cdi.spec.fastdecode`, the rest this decoder.
+    """
+    if type(value) is dict:
+        try:
+            return fastdecode.decode_plain(value)
+        except fastdecode.Unusual:
+            value = as_pairs(value)
+    spec: Spec = _PLANS[Spec].decoder(_PLANS)(value)
     return spec
+
+
+def as_pairs(value: Any) -> Any:
+    """*value* with every ``dict`` in it turned into :class:`~cdi.spec.pairs.Pairs`."""
+    kind = type(value)
+    if kind is dict:
+        return Pairs([(key, as_pairs(item)) for key, item in value.items()])
+    if kind is list:
+        return [as_pairs(item) for item in value]
+    if kind is Pairs:
+        return Pairs([(key, as_pairs(item)) for key, item in value])
+    return value

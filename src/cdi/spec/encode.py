@@ -20,7 +20,7 @@ from yaml.representer import SafeRepresenter
 from cdi.errors import SpecError
 from cdi.gotext import quote
 from cdi.spec.model import ContainerEdits, Spec
-from cdi.spec.schema import FIELDS, Kind
+from cdi.spec.plain import to_plain
 from cdi.spec.yaml11 import GoYAMLResolver
 
 try:  # libyaml's emitter (it serializes too) when available
@@ -33,40 +33,6 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
         def __init__(self, stream: Any, *, allow_unicode: bool, width: int, explicit_start: bool):
             Emitter.__init__(self, stream, allow_unicode=allow_unicode, width=width)
             Serializer.__init__(self, explicit_start=explicit_start)
-
-
-def _is_empty(value: Any, kind: Kind) -> bool:
-    if kind is Kind.STRINGS_OR_NULL or kind is Kind.INT_PTR or kind is Kind.UINT32_PTR:
-        return value is None
-    if kind is Kind.STRUCT:
-        return bool(value.is_empty())
-    if kind is Kind.STRUCT_PTR:
-        return value is None
-    return not value
-
-
-def to_plain(obj: Any, *, json_style: bool = False) -> dict[str, Any]:
-    """A model object as a plain ``dict`` in wire form (key order and omitted empties)."""
-    result: dict[str, Any] = {}
-    for field in FIELDS[type(obj)]:
-        value = getattr(obj, field.attr)
-        keep_struct = json_style and field.kind is Kind.STRUCT
-        if not field.always and not keep_struct and _is_empty(value, field.kind):
-            continue
-        result[field.key] = _plain_value(value, field.kind, json_style)
-    return result
-
-
-def _plain_value(value: Any, kind: Kind, json_style: bool) -> Any:
-    if kind is Kind.STRUCT or kind is Kind.STRUCT_PTR:
-        return to_plain(value, json_style=json_style)
-    if kind is Kind.STRUCTS:
-        return [to_plain(item, json_style=json_style) for item in value]
-    if kind is Kind.STRING_MAP:
-        return dict(value)
-    if isinstance(value, tuple):
-        return list(value)
-    return value
 
 
 class GoQuotingDumper(_Emitter, SafeRepresenter, GoYAMLResolver):

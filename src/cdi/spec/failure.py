@@ -20,29 +20,48 @@ documents that decode; only when it fails is the reference's error worked out he
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from operator import itemgetter
-from typing import Any, NamedTuple
 
-from cdi.errors import FieldPath
 from cdi.gotext import format_float64
 from cdi.spec.decode import DecodeError, decode_spec
-from cdi.spec.jsonlocate import JSONDocument
 from cdi.spec.model import Spec
 from cdi.spec.pairs import Pairs
+from cdi.spec.record import record
 from cdi.spec.schema import FIELDS, Field, Kind, field_for_key
-from cdi.spec.yaml11 import Document as YAMLDocument
-from cdi.spec.yaml11 import Duplicate
 
-#: A parsed spec document: read by the YAML path, or by the JSON fast path.
-Document = YAMLDocument | JSONDocument
+TYPE_CHECKING = False  # typing is not imported at run time (start path)
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any, Protocol
+
+    from cdi.errors import FieldPath
+    from cdi.spec.yaml11 import Duplicate
+
+    class Document(Protocol):
+        """A parsed spec document: read by a YAML reader or by the JSON path."""
+
+        value: Any
+
+        @property
+        def duplicates(self) -> Sequence[Duplicate]:
+            """Every repeated key, in the order go-yaml reports them."""
+
+        @property
+        def non_finite(self) -> bool:
+            """Whether the value may hold a NaN or an infinity."""
+
+        def locate(self, field_path: FieldPath) -> tuple[int, int] | None:
+            """The 1-based position of the node at *field_path* (or of an ancestor), or
+            ``None`` from a reader that keeps no positions."""
+
 
 #: The wrappers of the two phases (sigs.k8s.io/yaml's words).
 YAML_PHASE = "error converting YAML to JSON: "
 JSON_PHASE = "error unmarshaling JSON: while decoding JSON: "
 
 
-class Failure(NamedTuple):
+@record
+class Failure:
     """The reference's message for a document, and where in the document the problem is."""
 
     message: str

@@ -22,9 +22,9 @@ from typing import Any
 
 from cdi.errors import SpecError
 from cdi.gotext import quote
-from cdi.spec.encode import to_plain
 from cdi.spec.goyaml import dump_document, dump_simple
 from cdi.spec.model import Spec
+from cdi.spec.plain import to_plain
 
 __all__ = ["encode_go", "natural_key_order"]
 

@@ -9,17 +9,21 @@ pass over the text, never a second full parse.
 
 from __future__ import annotations
 
-import json
-import re
-from json.decoder import scanstring  # type: ignore[attr-defined]
-from typing import Any, NamedTuple
-
-from cdi.errors import FieldPath
 from cdi.gotext import quote
+from cdi.spec import cjson
 from cdi.spec.pairs import Pairs
-from cdi.spec.yaml11 import Duplicate
 
-_SPACE = re.compile(r"[ \t\n\r]*")
+TYPE_CHECKING = False  # typing is not imported at run time (start path)
+if TYPE_CHECKING:
+    from typing import Any
+
+    from cdi.errors import FieldPath
+    from cdi.spec.yaml11 import Duplicate
+
+try:
+    from _json import scanstring
+except ImportError:  # pragma: no cover - an interpreter without the C accelerator
+    from json.decoder import scanstring  # type: ignore[attr-defined,no-redef]
 
 
 def _ignore(_text: str) -> None:
@@ -28,16 +32,21 @@ def _ignore(_text: str) -> None:
 
 # Skipped values are decoded and dropped: numbers are not converted (a 5,000-digit integer
 # would hit Python's int-string limit), constants are accepted.
-_SKIPPER = json.JSONDecoder(parse_int=_ignore, parse_float=_ignore, parse_constant=_ignore)
+_SKIP = cjson.scanner(
+    object_pairs_hook=None, parse_int=_ignore, parse_float=_ignore, parse_constant=_ignore
+)
 
 
-class Member(NamedTuple):
+class Member:
     """One ``"key": value`` of an object: the key, and offsets of key, value and value end."""
 
-    key: str
-    key_offset: int
-    value_offset: int
-    value_end: int
+    __slots__ = ("key", "key_offset", "value_end", "value_offset")
+
+    def __init__(self, key: str, key_offset: int, value_offset: int, value_end: int) -> None:
+        self.key = key
+        self.key_offset = key_offset
+        self.value_offset = value_offset
+        self.value_end = value_end
 
 
 class _Unreadable(Exception):
@@ -45,15 +54,20 @@ class _Unreadable(Exception):
 
 
 def _space(text: str, index: int) -> int:
-    match = _SPACE.match(text, index)
-    assert match is not None  # the pattern matches the empty string
-    return match.end()
+    """The offset of the first character at or after *index* that is not JSON whitespace."""
+    while text[index : index + 1] in _WHITESPACE:
+        index += 1
+    return index
+
+
+# What _space skips; not "" (the end of the text), which "in" would find in any string.
+_WHITESPACE = frozenset(cjson.WHITESPACE)
 
 
 def _skip_value(text: str, index: int) -> int:
     try:
-        return int(_SKIPPER.raw_decode(text, index)[1])
-    except (ValueError, RecursionError):
+        return _SKIP(text, index)[1]
+    except cjson.NOT_JSON:
         raise _Unreadable from None
 
 
@@ -71,7 +85,7 @@ def members(text: str, index: int) -> list[Member]:
         key_offset = index
         try:
             key, index = scanstring(text, index + 1, True)
-        except ValueError:
+        except cjson.NOT_JSON:
             raise _Unreadable from None
         index = _space(text, index)
         if text[index : index + 1] != ":":
@@ -195,9 +209,15 @@ class JSONDocument:
                 line = self.text.count("\n", 0, member.value_offset) + 1
                 key_line, key_column = position(self.text, member.key_offset)
                 message = f"line {line}: key {quote(member.key)} already set in map"
-                found.append((member.value_end, Duplicate(message, key_line, key_column)))
+                found.append((member.value_end, _duplicate(message, key_line, key_column)))
         found.sort(key=lambda entry: entry[0])
         return [duplicate for _, duplicate in found]
+
+
+def _duplicate(message: str, line: int, column: int) -> Duplicate:
+    from cdi.spec.yaml11 import Duplicate  # error reports only: it needs PyYAML
+
+    return Duplicate(message, line, column)
 
 
 def _mappings_with_repeats(value: Any) -> list[tuple[int, ...]]:

@@ -2,32 +2,42 @@
 
 JSON documents take the C ``json`` fast path when it gives what the reference's YAML reader
 would (no surrogate escapes, valid UTF-8, no number beyond what Go reads as a number);
-anything else goes through the YAML 1.1 path. Errors carry the reference's text, with its
-wrappers (see :mod:`cdi.spec.failure`), and file, line and column. Positions come from the
-one parse: the YAML path keeps them, the JSON path finds them in the text when needed.
+anything else goes through the YAML 1.1 path: block-style YAML as tools write it through a
+reader of that subset (:mod:`cdi.spec.yamlblock`), the rest through PyYAML's parser. A plain,
+valid JSON spec takes a shorter path still (:mod:`cdi.spec.fastparse`), which gives up on
+anything else. Errors carry the
+reference's text, with its wrappers (see :mod:`cdi.spec.failure`), and file, line and
+column. Positions come from the one parse: the YAML path keeps them, the JSON path finds
+them in the text when needed; a reader that keeps none has the document read again by the
+YAML path that does, for the error only.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-from typing import Any
 
 from cdi.errors import FieldPath, SpecError
 from cdi.gotext import path_error, quote
-from cdi.spec import failure, yaml11
+from cdi.spec import failure
 from cdi.spec.decode import DecodeError, decode_spec
+from cdi.spec.fastparse import parse_json_spec
 from cdi.spec.gojson import read_json
 from cdi.spec.jsonlocate import JSONDocument
-from cdi.spec.model import Spec
 from cdi.spec.validate import ValidationError, validate_spec_content
+
+TYPE_CHECKING = False  # typing is not imported at run time (start path)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from cdi.spec.failure import Document
+    from cdi.spec.model import Spec
 
 #: Spec files larger than this are refused before parsing. The largest real spec known is
 #: 172 kB (968 MIG devices); at this size even the slowest document to parse (the most
 #: nodes per byte, YAML) loads or fails within about a second (bench/limits.py).
 MAX_SPEC_SIZE = 1024 * 1024
-
-Document = failure.Document
 
 
 def _looks_like_json(data: str | bytes) -> bool:
@@ -44,6 +54,13 @@ def parse_document(data: str | bytes) -> Document:
         read = read_json(data)
         if read is not None:
             return JSONDocument(*read)
+    from cdi.spec.yamlblock import read_block
+
+    block = read_block(data)  # the block style tools write, without PyYAML
+    if block is not None:
+        return block
+    from cdi.spec import yaml11  # PyYAML: only for the rest of YAML
+
     return yaml11.parse(data)
 
 
@@ -86,14 +103,42 @@ def parse_spec(data: str | bytes, path: str | None = None, *, strict: bool = Fal
     """
     if len(data) > MAX_SPEC_SIZE:
         raise _parse_failure(_too_large(len(data)), path)
+    if _looks_like_json(data):
+        spec = parse_json_spec(data, strict=strict)
+        if spec is not None:
+            return spec
+    document = _document(parse_document, data, path)
     try:
-        document = parse_document(data)
-    except yaml11.YAMLValueError as err:
+        return _spec_of(document, path, strict)
+    except SpecError:
+        if document.value is None or document.locate(()) is not None:
+            raise
+    # A reader that keeps no positions: the error is reported from the YAML path's reading.
+    from cdi.spec import yaml11
+
+    return _spec_of(_document(yaml11.parse, data, path), path, strict)
+
+
+def _document(
+    parse: Callable[[str | bytes], Document], data: str | bytes, path: str | None
+) -> Document:
+    try:
+        return parse(data)
+    except ValueError as err:
+        from cdi.spec.yaml11 import YAMLValueError  # the only ValueError a parser raises
+
+        if not isinstance(err, YAMLValueError):
+            raise
         raise _parse_failure(
             failure.YAML_PHASE + err.message, path, position=(err.line, err.column)
         ) from None
-    if isinstance(document, yaml11.Document) and document.duplicates:
-        # go-yaml refuses repeated keys whatever else the document holds.
+
+
+def _spec_of(document: Document, path: str | None, strict: bool) -> Spec:
+    """The valid spec *document* holds; raises :class:`~cdi.errors.SpecError`."""
+    if not isinstance(document, JSONDocument) and document.duplicates:
+        # go-yaml refuses repeated keys whatever else the document holds. A JSON document's
+        # are looked for only if decoding fails, which they make it do.
         raise _reported(failure.duplicate_keys(document.duplicates), document, path)
     if document.value is None:
         message = "no Spec data"

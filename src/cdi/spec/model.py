@@ -1,8 +1,11 @@
 """The CDI spec data model (spec versions 0.3.0 to 1.1.0), immutable.
 
-Frozen dataclasses without ``__slots__``: the decoder creates instances by filling their
-``__dict__`` (as ``copy`` and ``pickle`` do), several times faster than calling a frozen
-``__init__``, and spec files are parsed on container start paths.
+Immutable records (:func:`cdi.spec.record.record`, the methods of ``@dataclass(frozen=True)``
+without importing :mod:`dataclasses`, which alone would double the start-path cost of a new
+process) without ``__slots__``: the decoder creates instances by filling their ``__dict__``
+(as ``copy`` and ``pickle`` do), several times faster than calling a frozen ``__init__``, and
+spec files are parsed on container start paths. Use :func:`cdi.spec.record.replace` to derive
+a changed copy.
 
 Attribute names are the snake_case of the JSON keys; the exact keys live in the codec
 (:mod:`cdi.spec.schema`). Fields follow Go's struct order, which is also the order in which
@@ -15,15 +18,15 @@ the pointer-ness of a Go field makes absence observable: ``file_mode``, ``uid``,
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from cdi.names import parse_qualifier
+from cdi.spec.record import record
 
 _NO_ANNOTATIONS: Mapping[str, str] = MappingProxyType({})
 
 
-@dataclass(frozen=True)
+@record
 class DeviceNode:
     """A device node to create in the container (``deviceNodes[]``)."""
 
@@ -38,7 +41,7 @@ class DeviceNode:
     gid: int | None = None
 
 
-@dataclass(frozen=True)
+@record
 class Mount:
     """A mount to add to the container (``mounts[]``)."""
 
@@ -48,7 +51,7 @@ class Mount:
     type: str = ""
 
 
-@dataclass(frozen=True)
+@record
 class Hook:
     """An OCI hook to add to the container (``hooks[]``)."""
 
@@ -59,7 +62,7 @@ class Hook:
     timeout: int | None = None
 
 
-@dataclass(frozen=True)
+@record
 class IntelRdt:
     """Intel RDT settings (``intelRdt``), the 1.1.0 field set."""
 
@@ -70,7 +73,7 @@ class IntelRdt:
     enable_monitoring: bool = False
 
 
-@dataclass(frozen=True)
+@record
 class LinuxNetDevice:
     """A host network interface to move into the container (``netDevices[]``)."""
 
@@ -78,7 +81,7 @@ class LinuxNetDevice:
     name: str
 
 
-@dataclass(frozen=True)
+@record
 class ContainerEdits:
     """The changes a device (or a whole spec) makes to a container."""
 
@@ -106,22 +109,22 @@ class ContainerEdits:
 EMPTY_EDITS = ContainerEdits()
 
 
-@dataclass(frozen=True)
+@record
 class Device:
     """One named device of a spec."""
 
     name: str
-    annotations: Mapping[str, str] = field(default_factory=lambda: _NO_ANNOTATIONS)
+    annotations: Mapping[str, str] = _NO_ANNOTATIONS  # immutable, so one is shared
     container_edits: ContainerEdits = EMPTY_EDITS
 
 
-@dataclass(frozen=True)
+@record
 class Spec:
     """A CDI spec file: a kind (``vendor/class``) and its devices."""
 
     cdi_version: str
     kind: str
-    annotations: Mapping[str, str] = field(default_factory=lambda: _NO_ANNOTATIONS)
+    annotations: Mapping[str, str] = _NO_ANNOTATIONS  # immutable, so one is shared
     devices: tuple[Device, ...] = ()
     container_edits: ContainerEdits = EMPTY_EDITS
 

@@ -6,9 +6,6 @@ order is Go's struct order, which is the order the reference writes keys in.
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass
-
 from cdi.spec.model import (
     ContainerEdits,
     Device,
@@ -19,26 +16,58 @@ from cdi.spec.model import (
     Mount,
     Spec,
 )
+from cdi.spec.record import record
+
+TYPE_CHECKING = False  # typing is not imported at run time (start path)
+if TYPE_CHECKING:
+    from typing import ClassVar
 
 
-class Kind(enum.Enum):
-    """What a field holds on the wire, named by its Go type."""
+class Kind:
+    """What a field holds on the wire, named by its Go type.
 
-    STRING = "string"
-    INT64 = "int64"
-    INT_PTR = "*int"
-    UINT32_PTR = "*uint32"
-    BOOL = "bool"
-    STRINGS = "[]string"
-    STRINGS_OR_NULL = "[]string (nullable)"
-    UINT32S = "[]uint32"
-    STRING_MAP = "map[string]string"
-    STRUCT = "struct"
-    STRUCT_PTR = "*struct"
-    STRUCTS = "[]struct"
+    The members are the instances below, compared by identity (``field.kind is
+    Kind.STRING``); a plain class rather than an :mod:`enum`, which a start path would pay
+    for in import time.
+    """
+
+    __slots__ = ("value",)
+
+    STRING: ClassVar[Kind]
+    INT64: ClassVar[Kind]
+    INT_PTR: ClassVar[Kind]
+    UINT32_PTR: ClassVar[Kind]
+    BOOL: ClassVar[Kind]
+    STRINGS: ClassVar[Kind]
+    STRINGS_OR_NULL: ClassVar[Kind]
+    UINT32S: ClassVar[Kind]
+    STRING_MAP: ClassVar[Kind]
+    STRUCT: ClassVar[Kind]
+    STRUCT_PTR: ClassVar[Kind]
+    STRUCTS: ClassVar[Kind]
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"<Kind {self.value}>"
 
 
-@dataclass(frozen=True, slots=True)
+Kind.STRING = Kind("string")
+Kind.INT64 = Kind("int64")
+Kind.INT_PTR = Kind("*int")
+Kind.UINT32_PTR = Kind("*uint32")
+Kind.BOOL = Kind("bool")
+Kind.STRINGS = Kind("[]string")
+Kind.STRINGS_OR_NULL = Kind("[]string (nullable)")
+Kind.UINT32S = Kind("[]uint32")
+Kind.STRING_MAP = Kind("map[string]string")
+Kind.STRUCT = Kind("struct")
+Kind.STRUCT_PTR = Kind("*struct")
+Kind.STRUCTS = Kind("[]struct")
+
+
+@record
 class Field:
     """One key of a JSON object and the model attribute it fills."""
 

@@ -7,10 +7,7 @@ work out a line and column.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import TypeVar
-
-from cdi.errors import FieldPath, InvalidNameError
+from cdi.errors import InvalidNameError
 from cdi.gotext import quote
 from cdi.names import (
     parse_qualifier,
@@ -18,11 +15,17 @@ from cdi.names import (
     validate_device_name,
     validate_vendor_name,
 )
-from cdi.spec.k8s_annotations import annotation_problems
-from cdi.spec.model import ContainerEdits, Device, DeviceNode, Hook, IntelRdt, Mount, Spec
 from cdi.spec.version import VersionError, validate_version
 
-_T = TypeVar("_T")
+TYPE_CHECKING = False  # typing is not imported at run time (start path)
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+    from typing import TypeVar
+
+    from cdi.errors import FieldPath
+    from cdi.spec.model import ContainerEdits, Device, DeviceNode, Hook, IntelRdt, Mount, Spec
+
+    _T = TypeVar("_T")
 
 HOOK_NAMES = frozenset(
     {"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"}
@@ -164,6 +167,8 @@ def validate_container_edits(edits: ContainerEdits) -> None:
 
 
 def _check_annotations(annotations: Mapping[str, str], where: str) -> None:
+    from cdi.spec.k8s_annotations import annotation_problems  # strict only: it needs re
+
     problems = annotation_problems(annotations, where)
     if problems:
         raise ValidationError("; ".join(problems), ("annotations",))

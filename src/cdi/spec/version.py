@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from cdi.gotext import quote
 from cdi.spec.model import ContainerEdits, Spec
+from cdi.spec.record import record
 
 CURRENT_VERSION = "1.1.0"
 EARLIEST_VERSION = "0.3.0"
@@ -118,7 +117,7 @@ def reference_minimum_version(spec: Spec) -> str:
     return _minimum(spec, True)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MaskedRequirement:
     """A requirement the reference's version check misses: *feature* of device *device*
     needs *version*, but the reference's rule *rule* does not look at that device."""
@@ -146,10 +145,25 @@ def masked_requirements(spec: Spec) -> list[MaskedRequirement]:
 def validate_version(spec: Spec) -> None:
     """Raise :class:`VersionError` unless ``spec.cdi_version`` is valid for its content, as
     the reference judges it (:func:`reference_minimum_version`)."""
-    version = normalize(spec.cdi_version)
-    if version not in _ORDER:
-        raise VersionError(f"invalid version {quote(spec.cdi_version)}")
     # As the reference applies the rules, so that what every Go runtime loads, loads here.
-    required = reference_minimum_version(spec)
+    check_declared_version(spec.cdi_version, reference_minimum_version(spec))
+
+
+def accepted_versions(required: str) -> frozenset[str]:
+    """Every ``cdiVersion`` string :func:`check_declared_version` accepts for *required*."""
+    return frozenset(
+        declared
+        for version in _ORDER
+        if not is_newer(required, version)
+        for declared in (version, "v" + version)
+    )
+
+
+def check_declared_version(declared: str, required: str) -> None:
+    """Raise :class:`VersionError` unless *declared* (a ``cdiVersion``) is a known version
+    no older than *required*. Whether the version is known is checked first."""
+    version = normalize(declared)
+    if version not in _ORDER:
+        raise VersionError(f"invalid version {quote(declared)}")
     if is_newer(required, version):
         raise VersionError(f"the spec version must be at least v{required}")

@@ -2,8 +2,10 @@
 
 The reference decodes spec files (JSON too) with a go-yaml v2 fork, so a plain ``0660`` is
 octal, ``yes``/``y``/``on`` are booleans, ``1e3`` is a float and ``1:20`` or ``2001-12-14`` stay
-strings. PyYAML's own resolver differs on several of these, so plain scalars are resolved here
-with the reference's algorithm; libyaml (when present) does the tokenising.
+strings. PyYAML's own resolver differs on several of these, so plain scalars are resolved with
+the reference's algorithm (:mod:`cdi.spec.yamlscalar`); libyaml (when present) does the
+tokenising. Block-style documents as tools write them usually take the faster
+:mod:`cdi.spec.yamlblock` reader instead, which gives the same values.
 
 Values come out JSON-shaped: ``None``, ``bool``, ``int``, ``float``, ``str``, ``list`` and
 :class:`Pairs` for mappings (keys turned into strings as the reference's YAML-to-JSON step
@@ -23,7 +25,6 @@ from __future__ import annotations
 import binascii
 import codecs
 import math
-import re
 from typing import Any, NamedTuple
 
 import yaml
@@ -46,6 +47,20 @@ from yaml.scanner import ScannerError
 
 from cdi.gotext import format_float32, quote
 from cdi.spec.pairs import Pairs
+from cdi.spec.yamllimits import MAX_ALIAS_EXPANSION, MAX_DEPTH, MAX_NODES
+from cdi.spec.yamlscalar import (
+    TAG_BINARY,
+    TAG_BOOL,
+    TAG_FLOAT,
+    TAG_INT,
+    TAG_MAP,
+    TAG_MERGE,
+    TAG_NULL,
+    TAG_SEQ,
+    TAG_STR,
+    TAG_TIMESTAMP,
+    resolve_plain,
+)
 
 try:  # libyaml's C parser when available; the results are the same either way.
     from yaml._yaml import CParser as _Parser
@@ -57,101 +72,31 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
 _Event = Any
 _Mark = Any
 
-#: How many nodes alias references may add on top of the document itself.
-MAX_ALIAS_EXPANSION = 100_000
-#: How deeply collections may nest (a spec needs about eight levels).
-MAX_DEPTH = 100
-#: How many nodes (scalars, collections, aliases) a document may have. Building values from
-#: events costs a few microseconds per node, so this bounds the time any document can take;
-#: the largest real spec known (968 MIG devices, 172 kB) has about 17,000.
-MAX_NODES = 100_000
-
-TAG_NULL = "tag:yaml.org,2002:null"
-TAG_BOOL = "tag:yaml.org,2002:bool"
-TAG_INT = "tag:yaml.org,2002:int"
-TAG_FLOAT = "tag:yaml.org,2002:float"
-TAG_STR = "tag:yaml.org,2002:str"
-TAG_MERGE = "tag:yaml.org,2002:merge"
-TAG_MAP = "tag:yaml.org,2002:map"
-TAG_SEQ = "tag:yaml.org,2002:seq"
-TAG_TIMESTAMP = "tag:yaml.org,2002:timestamp"
-TAG_BINARY = "tag:yaml.org,2002:binary"
-
-_WORDS: dict[str, tuple[str, Any]] = {}
-for _words, _value in (
-    ("y Y yes Yes YES true True TRUE on On ON", True),
-    ("n N no No NO false False FALSE off Off OFF", False),
-):
-    for _word in _words.split():
-        _WORDS[_word] = (TAG_BOOL, _value)
-for _word in ("", "~", "null", "Null", "NULL"):
-    _WORDS[_word] = (TAG_NULL, None)
-for _word in (".nan", ".NaN", ".NAN"):
-    _WORDS[_word] = (TAG_FLOAT, math.nan)
-for _word in (".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"):
-    _WORDS[_word] = (TAG_FLOAT, math.inf)
-for _word in ("-.inf", "-.Inf", "-.INF"):
-    _WORDS[_word] = (TAG_FLOAT, -math.inf)
-_WORDS["<<"] = (TAG_MERGE, "<<")
-
-# Go's strconv.ParseInt(s, 0, 64) syntax (underscores already removed).
-_GO_INT = re.compile(r"([-+]?)(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)")
-_GO_BASES = {"x": 16, "X": 16, "o": 8, "O": 8, "b": 2, "B": 2}
-# go-yaml's yamlStyleFloat.
-_YAML_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
-# Go's strconv.ParseFloat decimal syntax, for scalars starting with ".".
-_GO_DOT_FLOAT = re.compile(r"\.[0-9]+([eE][-+]?[0-9]+)?")
-_INT64_MIN, _INT64_MAX, _UINT64_MAX = -(2**63), 2**63 - 1, 2**64 - 1
-_UINT64_DIGITS = len(str(_UINT64_MAX))
-
-
-def _parse_go_int(text: str) -> int | None:
-    match = _GO_INT.fullmatch(text)
-    if match is None:
-        return None
-    sign, digits = match.groups()
-    if len(digits) > 1 and digits[0] == "0":
-        base = _GO_BASES.get(digits[1], 8)
-        value = int(digits[2:] if base != 8 or digits[1] in "oO" else digits[1:], base)
-    elif len(digits) > _UINT64_DIGITS:
-        # Out of range for Go anyway; and Python refuses to convert very long decimal
-        # strings (the int-string limit), which must not surface as a ValueError.
-        return None
-    else:
-        value = int(digits)
-    if sign == "-":
-        value = -value
-    if _INT64_MIN <= value <= _INT64_MAX or (not sign and value <= _UINT64_MAX):
-        return value
-    return None
-
-
-def resolve_plain(text: str) -> tuple[str, Any]:
-    """Resolve a plain (unquoted) scalar to ``(tag, value)`` exactly as go-yaml v2 does."""
-    word = _WORDS.get(text)
-    if word is not None:
-        return word
-    first = text[0]
-    if first == ".":
-        if _GO_DOT_FLOAT.fullmatch(text):
-            return _float_or_text(text)
-    elif first in "+-0123456789":
-        # Timestamps ("2001-12-14") fall through to strings, as go-yaml hands them to
-        # untyped targets; none of them parses as a number below.
-        plain = text.replace("_", "")
-        number = _parse_go_int(plain)
-        if number is not None:
-            return TAG_INT, number
-        if _YAML_FLOAT.fullmatch(plain):
-            return _float_or_text(plain, text)
-    return TAG_STR, text
-
-
-def _float_or_text(number: str, text: str | None = None) -> tuple[str, Any]:
-    value = float(number)
-    if math.isinf(value):  # Go's ParseFloat fails on overflow, leaving a string
-        return TAG_STR, text if text is not None else number
-    return TAG_FLOAT, value
+# The scalar rules and the guard rails live in lean modules of their own (the block reader
+# shares them without PyYAML); they are re-exported here for existing users.
+__all__ = [
+    "MAX_ALIAS_EXPANSION",
+    "MAX_DEPTH",
+    "MAX_NODES",
+    "TAG_BINARY",
+    "TAG_BOOL",
+    "TAG_FLOAT",
+    "TAG_INT",
+    "TAG_MAP",
+    "TAG_MERGE",
+    "TAG_NULL",
+    "TAG_SEQ",
+    "TAG_STR",
+    "TAG_TIMESTAMP",
+    "Document",
+    "Duplicate",
+    "GoYAMLResolver",
+    "YAMLValueError",
+    "load",
+    "parse",
+    "resolve_plain",
+    "step_index",
+]
 
 
 class GoYAMLResolver(BaseResolver):

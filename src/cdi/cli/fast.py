@@ -1,0 +1,197 @@
+"""The ``cdi`` entry point: the start-path commands without the command-line framework.
+
+Runtimes and scripts call ``cdi devices`` and ``cdi inject`` on every container start.
+Importing click costs more than the rest of such a command with the persistent index, so
+this module answers the plainest forms of those two commands itself, through the same
+functions the click commands call (the output is the same by construction), and hands
+everything else to :mod:`cdi.cli.main`: other commands, ``--help``, options it does not
+know, and every error (the click command then runs from the start and reports it).
+
+Handled: ``cdi [--spec-dir DIR]... [-o FMT] devices [-o text|json|yaml|names]`` and
+``cdi [--spec-dir DIR]... [-o FMT] inject [-o json|yaml] OCI_SPEC|- DEVICE...`` (device
+names without wildcards), when the registry reports no problem.
+"""
+
+from __future__ import annotations
+
+import sys
+
+TYPE_CHECKING = False  # typing is not imported at run time (start path)
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from cdi.registry import Registry
+
+_GLOBAL_FORMATS = ("text", "json", "yaml")
+_DEVICES_FORMATS = ("text", "json", "yaml", "names")
+_INJECT_FORMATS = ("json", "yaml")
+_COMMANDS = {
+    "devices": "devices",
+    "devs": "devices",
+    "dev": "devices",
+    "inject": "inject",
+    "inj": "inject",
+    "in": "inject",
+    "oci": "inject",
+}
+
+
+class _Fallback(Exception):
+    """This invocation is for the full command line."""
+
+
+class _Arguments:
+    """Options and words in the order given, as the plain forms of the click options."""
+
+    def __init__(self, argv: Sequence[str]) -> None:
+        self._argv = list(argv)
+        self._position = 0
+
+    def peek(self) -> str | None:
+        return self._argv[self._position] if self._position < len(self._argv) else None
+
+    def take(self) -> str:
+        word = self.peek()
+        if word is None:
+            raise _Fallback
+        self._position += 1
+        return word
+
+    def option(self, names: tuple[str, ...]) -> str | None:
+        """The value of the option at this position if it is one of *names*, else ``None``."""
+        word = self.peek()
+        if word is None:
+            return None
+        for name in names:
+            if word == name:
+                self._position += 1
+                value = self.take()
+                if value.startswith("-"):
+                    raise _Fallback  # click may read it otherwise
+                return value
+            if name.startswith("--") and word.startswith(name + "="):
+                self._position += 1
+                return word[len(name) + 1 :]
+        return None
+
+    def rest(self) -> list[str]:
+        found = self._argv[self._position :]
+        self._position = len(self._argv)
+        return found
+
+
+def _format(value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise _Fallback  # click reports the bad choice
+    return value
+
+
+def _registry(spec_dirs: list[str]) -> Registry:
+    from cdi.registry import Registry
+
+    registry = Registry(spec_dirs or None)
+    if registry.errors():
+        raise _Fallback  # the click command warns about them
+    return registry
+
+
+def _devices(arguments: _Arguments, spec_dirs: list[str], output: str | None) -> str:
+    while arguments.peek() is not None:
+        value = arguments.option(("-o", "--output"))
+        if value is None:
+            raise _Fallback  # -v, --help, or something click rejects
+        output = _format(value, _DEVICES_FORMATS)
+    from cdi.cli import views
+
+    registry = _registry(spec_dirs)
+    fmt = output or "text"
+    if fmt == "names":
+        names = views.devices_names(registry)
+        sys.stderr.write(views.devices_found_line(names) + "\n")
+        return "".join(name + "\n" for name in names)
+    if fmt == "text":
+        return "\n".join(views.devices_text(registry)) + "\n"
+    if fmt == "json":
+        return views.devices_json(registry) + "\n"
+    from cdi.ocispec import dump_document
+
+    return dump_document(views.devices_data(registry), fmt) + "\n"
+
+
+def _keep_stdin() -> None:
+    """Read standard input now and put it back as a buffer, so that the click command can
+    read it again should it run after all."""
+    import io
+
+    sys.stdin = io.TextIOWrapper(io.BytesIO(sys.stdin.buffer.read()))
+
+
+def _inject(arguments: _Arguments, spec_dirs: list[str], output: str | None) -> str:
+    local = arguments.option(("-o", "--output"))
+    if local is not None:
+        output = _format(local, _INJECT_FORMATS)
+    words = arguments.rest()
+    if len(words) < 2 or any(word.startswith("-") for word in words[1:]):
+        raise _Fallback
+    path, devices = words[0], words[1:]
+    if path.startswith("-") and path != "-":
+        raise _Fallback
+    from cdi.globs import expand, has_magic
+
+    if any(has_magic(device) for device in devices):
+        raise _Fallback
+    from cdi.errors import CDIError
+    from cdi.ocispec import OCISpecError, choose_format, dump_document, read_oci_spec
+
+    if path == "-":
+        _keep_stdin()
+    try:
+        spec = read_oci_spec(path)
+    except OCISpecError:
+        raise _Fallback from None
+    registry = _registry(spec_dirs)
+    selected = expand(devices, registry.list_devices())
+    if selected.unmatched:
+        raise _Fallback
+    try:
+        updated = registry.inject(spec, selected.names)
+    except CDIError:
+        raise _Fallback from None
+    return dump_document(updated, choose_format(output, path)) + "\n"
+
+
+def run(argv: Sequence[str]) -> str:
+    """What the command *argv* prints on stdout; raises :class:`_Fallback` when this module
+    does not handle it."""
+    arguments = _Arguments(argv)
+    spec_dirs: list[str] = []
+    output: str | None = None
+    while True:
+        directory = arguments.option(("--spec-dir",))
+        if directory is not None:
+            spec_dirs.append(directory)
+            continue
+        value = arguments.option(("-o", "--output"))
+        if value is None:
+            break
+        output = _format(value, _GLOBAL_FORMATS)
+    command = _COMMANDS.get(arguments.take())
+    if command == "devices":
+        return _devices(arguments, spec_dirs, output)
+    if command == "inject":
+        return _inject(arguments, spec_dirs, output)
+    raise _Fallback
+
+
+def main() -> int:
+    """The ``cdi`` console script."""
+    try:
+        text = run(sys.argv[1:])
+    except _Fallback:
+        from cdi.cli.main import main as full
+
+        full()  # exits
+        return 0
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    return 0
