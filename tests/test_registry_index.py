@@ -322,3 +322,38 @@ def test_names_defined_twice_are_resolved_again(spec_dir: Path, tmp_path: Path) 
     assert again.definitions() == expected.definitions() != {}
     errors = {path: [str(e) for e in found] for path, found in again.errors().items()}
     assert errors == {p: [str(e) for e in f] for p, f in expected.errors().items()}
+
+
+def test_relative_and_absolute_spec_dirs_share_one_index(
+    spec_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index_dir = tmp_path / "index"
+    monkeypatch.chdir(spec_dir.parent)
+    cdi.Registry([spec_dir.name], index=index_dir)
+    cdi.Registry([spec_dir], index=index_dir)
+    assert len(list(index_dir.glob("specs-*.idx"))) == 1
+    monkeypatch.chdir(tmp_path.parent)  # the same relative name is another directory here
+    assert cdi.Registry([spec_dir.name], index=index_dir).list_devices() == []
+
+
+def test_old_indexes_and_dead_temporaries_are_pruned(
+    spec_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(index_module, "MAX_INDEXES", 3)
+    index_dir = tmp_path / "index"
+    index_dir.mkdir(mode=0o700)
+    dead = index_dir / ".specs-0000000000000000.idx.1-abcd.tmp"
+    dead.write_text("")
+    os.utime(dead, (time.time() - 7200, time.time() - 7200))
+    young = index_dir / ".specs-1111111111111111.idx.2-abcd.tmp"
+    young.write_text("")
+    for number in range(5):
+        other = tmp_path / f"other{number}"
+        other.mkdir()
+        cdi.Registry([spec_dir, other], index=index_dir)
+        time.sleep(0.01)  # distinct mtimes
+    cdi.Registry([spec_dir], index=index_dir)
+    remaining = sorted(path.name for path in index_dir.iterdir())
+    assert len([name for name in remaining if name.endswith(".idx")]) == 3
+    assert dead.name not in remaining and young.name in remaining
+    assert index_module.IndexStore(str(index_dir), [str(spec_dir)]).name in remaining

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import os
 import stat
+from time import time_ns
 
 TYPE_CHECKING = False  # typing is not imported at run time (start path)
 if TYPE_CHECKING:
@@ -228,6 +229,37 @@ def _table(document: dict[str, Any], files: int) -> StoredTable | None:
     return names, file_numbers, positions
 
 
+#: Indexes kept per directory: one per list of spec directories in use. Past this, the
+#: least recently written go (spec directories made for a while: tests, build contexts).
+MAX_INDEXES = 64
+#: A temporary file this old is a writer's that died before its rename.
+_STALE_TEMPORARY_NS = 3600 * 10**9
+
+
+def _prune(dir_fd: int) -> None:
+    """Remove the oldest indexes beyond :data:`MAX_INDEXES`, and stale temporaries."""
+    indexes: list[tuple[int, str]] = []
+    doomed: list[str] = []
+    oldest_temporary = time_ns() - _STALE_TEMPORARY_NS
+    with os.scandir(dir_fd) as listing:
+        for entry in listing:
+            name = entry.name
+            written = entry.stat(follow_symlinks=False).st_mtime_ns
+            if name.startswith("specs-") and name.endswith(".idx"):
+                indexes.append((written, name))
+            elif (
+                name.startswith(".specs-") and name.endswith(".tmp") and written < oldest_temporary
+            ):
+                doomed.append(name)
+    indexes.sort()
+    doomed += [name for _, name in indexes[: max(0, len(indexes) - MAX_INDEXES)]]
+    for name in doomed:
+        try:  # noqa: SIM105 - contextlib is one more import on the start path
+            os.unlink(name, dir_fd=dir_fd)
+        except OSError:
+            pass
+
+
 class IndexStore:
     """Where the index of one list of spec directories lives, and reading and writing it.
 
@@ -237,8 +269,9 @@ class IndexStore:
 
     def __init__(self, directory: str, dirs: Sequence[str]) -> None:
         self.directory = directory
-        self.dirs = list(dirs)
-        self.name = _index_name(dirs)
+        # Absolute: `--spec-dir examples/cdi` from two working directories is two lists.
+        self.dirs = [os.path.abspath(entry) for entry in dirs]
+        self.name = _index_name(self.dirs)
 
     def _open_dir(self, create: bool) -> int | None:
         if create:
@@ -337,6 +370,7 @@ class IndexStore:
             finally:
                 os.close(fd)
             os.rename(temporary, self.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            _prune(dir_fd)
             return True
         except OSError:
             try:  # noqa: SIM105 - contextlib is one more import on the start path
