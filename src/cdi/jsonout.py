@@ -64,18 +64,23 @@ _SCALARS = {str, int, float, bool, type(None)}
 _FLAT_ENCODERS: dict[str, Callable[[Any, int], Any]] = {}
 
 
+def _flat_encoder(inner: str) -> Callable[[Any, int], Any]:
+    """The C encoder separating items by a line at *inner* (no cycle check: no nesting)."""
+    encode = _FLAT_ENCODERS.get(inner)
+    if encode is None:
+        encode = _FLAT_ENCODERS[inner] = _make_encoder(
+            None, _default, _quote, None, ": ", "," + inner, False, False, True
+        )
+    return encode
+
+
 def _flat(value: Any, inner: str) -> str | None:
     """*value*'s text if it holds scalars only (its items on lines at *inner*), else None."""
     items = value.values() if isinstance(value, dict) else value
     for item in items:
         if isinstance(item, _CONTAINERS):
             return None
-    encode = _FLAT_ENCODERS.get(inner)
-    if encode is None:
-        encode = _FLAT_ENCODERS[inner] = _make_encoder(
-            None, _default, _quote, None, ": ", "," + inner, False, False, True
-        )
-    text = "".join(encode(value, 0))
+    text = "".join(_flat_encoder(inner)(value, 0))
     return text[0] + inner + text[1:-1] + inner[: -len(_INDENT)] + text[-1]
 
 
@@ -93,12 +98,7 @@ def _records(value: Any, inner: str) -> str | None:
     if not kinds <= _SCALARS:
         return None
     row_inner = inner + _INDENT
-    encode = _FLAT_ENCODERS.get(row_inner)
-    if encode is None:
-        encode = _FLAT_ENCODERS[row_inner] = _make_encoder(
-            None, _default, _quote, None, ": ", "," + row_inner, False, False, True
-        )
-    text = "".join(encode(value, 0))
+    text = "".join(_flat_encoder(row_inner)(value, 0))
     between = inner + "}," + inner + "{" + row_inner
     body = text[2:-2].replace("}," + row_inner + "{", between)
     return "[" + inner + "{" + row_inner + body + inner + "}" + inner[: -len(_INDENT)] + "]"

@@ -12,6 +12,10 @@ from cdi.errors import InvalidNameError
 from cdi.gotext import go_bytes, quote
 
 __all__ = [
+    "ALPHANUMERICS",
+    "DEVICE_CHARACTERS",
+    "LETTERS",
+    "VENDOR_OR_CLASS_CHARACTERS",
     "is_qualified_name",
     "parse_device",
     "parse_qualified_name",
@@ -22,10 +26,11 @@ __all__ = [
     "validate_vendor_name",
 ]
 
-_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
-_ALPHANUMERICS = _LETTERS | frozenset("0123456789")
-_VENDOR_OR_CLASS_CHARS = _ALPHANUMERICS | frozenset("_.-")
-_DEVICE_CHARS = _VENDOR_OR_CLASS_CHARS | frozenset(":")
+#: The characters of the name rules (ASCII only), for checks made elsewhere too.
+LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+ALPHANUMERICS = LETTERS | frozenset("0123456789")
+VENDOR_OR_CLASS_CHARACTERS = ALPHANUMERICS | frozenset("_.-")
+DEVICE_CHARACTERS = VENDOR_OR_CLASS_CHARACTERS | frozenset(":")
 
 
 # Fast paths (set look-ups, not ``re``, which a new process would pay ~10 ms to import): true
@@ -34,18 +39,18 @@ _DEVICE_CHARS = _VENDOR_OR_CLASS_CHARS | frozenset(":")
 def _is_valid_vendor_or_class(name: str) -> bool:
     return (
         name != ""
-        and name[0] in _LETTERS
-        and name[-1] in _ALPHANUMERICS
-        and _VENDOR_OR_CLASS_CHARS.issuperset(name)
+        and name[0] in LETTERS
+        and name[-1] in ALPHANUMERICS
+        and VENDOR_OR_CLASS_CHARACTERS.issuperset(name)
     )
 
 
 def _is_valid_device(name: str) -> bool:
     return (
         name != ""
-        and name[0] in _ALPHANUMERICS
-        and name[-1] in _ALPHANUMERICS
-        and _DEVICE_CHARS.issuperset(name)
+        and name[0] in ALPHANUMERICS
+        and name[-1] in ALPHANUMERICS
+        and DEVICE_CHARACTERS.issuperset(name)
     )
 
 

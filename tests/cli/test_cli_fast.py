@@ -137,3 +137,16 @@ def test_spec_dir_equals_form_and_environment(specs: Path, tmp_path: Path) -> No
     env_code = f"import os; os.environ['CDI_SPEC_DIRS'] = {str(specs)!r}; {FAST}"
     assert by_option == _run(env_code, ["devices"], tmp_path)
     assert "vendor1.com/device=foo" in by_option[0]
+
+
+@pytest.mark.parametrize("entry", [FAST, FULL], ids=["fast", "click"])
+def test_the_command_line_keeps_an_index(specs: Path, tmp_path: Path, entry: str) -> None:
+    """Both ways in, ``cdi`` writes the persistent index; ``CDI_INDEX=0`` turns it off."""
+    index_dir = tmp_path / "index"
+    code = f"import os; os.environ['CDI_INDEX_DIR'] = {str(index_dir)!r}; {entry}"
+    _run(code, _argv(specs, ["devices"]), tmp_path)
+    assert len(list(index_dir.glob("specs-*.idx"))) == 1
+    off = tmp_path / "off"
+    code = f"import os; os.environ.update(CDI_INDEX_DIR={str(off)!r}, CDI_INDEX='0'); {entry}"
+    _run(code, _argv(specs, ["devices"]), tmp_path)
+    assert not off.exists()

@@ -28,23 +28,21 @@ def devices(ctx: click.Context, verbose: bool, output: str | None) -> None:
     With -o names, the output is that of nvidia-ctk cdi list: each qualified name on a line
     of its own, and "Found N CDI devices" on stderr.
     """
-    from cdi.cli import views
-
     registry = open_registry(ctx)
     fmt = output_format(ctx, output)
-    if fmt == "names":
-        names = views.devices_names(registry)
-        click.echo(views.devices_found_line(names), err=True)
-        for name in names:
-            click.echo(name)
-        warn_load_problems(ctx, registry)
-        return
-    if fmt == "json" and not verbose:
-        click.echo(views.devices_json(registry))
-    else:
+    if verbose and fmt != "names":
+        from cdi.cli import views
+
         emit_view(
             fmt,
             lambda: views.devices_text(registry, verbose),
             lambda: views.devices_data(registry, verbose),
         )
+    else:
+        from cdi.cli.outputs import devices_listing
+
+        text, note = devices_listing(registry, fmt)
+        if note is not None:
+            click.echo(note, err=True)
+        click.echo(text, nl=False)
     warn_load_problems(ctx, registry)

@@ -101,21 +101,12 @@ def _devices(arguments: _Arguments, spec_dirs: list[str], output: str | None) ->
         if value is None:
             raise _Fallback  # -v, --help, or something click rejects
         output = _format(value, _DEVICES_FORMATS)
-    from cdi.cli import views
+    from cdi.cli.outputs import devices_listing
 
-    registry = _registry(spec_dirs)
-    fmt = output or "text"
-    if fmt == "names":
-        names = views.devices_names(registry)
-        sys.stderr.write(views.devices_found_line(names) + "\n")
-        return "".join(name + "\n" for name in names)
-    if fmt == "text":
-        return "\n".join(views.devices_text(registry)) + "\n"
-    if fmt == "json":
-        return views.devices_json(registry) + "\n"
-    from cdi.ocispec import dump_document
-
-    return dump_document(views.devices_data(registry), fmt) + "\n"
+    text, note = devices_listing(_registry(spec_dirs), output or "text")
+    if note is not None:
+        sys.stderr.write(note + "\n")
+    return text
 
 
 def _keep_stdin() -> None:
@@ -136,10 +127,11 @@ def _inject(arguments: _Arguments, spec_dirs: list[str], output: str | None) -> 
     path, devices = words[0], words[1:]
     if path.startswith("-") and path != "-":
         raise _Fallback
-    from cdi.globs import expand, has_magic
+    from cdi.globs import has_magic
 
     if any(has_magic(device) for device in devices):
         raise _Fallback
+    from cdi.cli.outputs import inject_devices
     from cdi.errors import CDIError
     from cdi.ocispec import OCISpecError, choose_format, dump_document, read_oci_spec
 
@@ -147,15 +139,8 @@ def _inject(arguments: _Arguments, spec_dirs: list[str], output: str | None) -> 
         _keep_stdin()
     try:
         spec = read_oci_spec(path)
-    except OCISpecError:
-        raise _Fallback from None
-    registry = _registry(spec_dirs)
-    selected = expand(devices, registry.list_devices())
-    if selected.unmatched:
-        raise _Fallback
-    try:
-        updated = registry.inject(spec, selected.names)
-    except CDIError:
+        updated = inject_devices(_registry(spec_dirs), spec, devices)
+    except (OCISpecError, CDIError):
         raise _Fallback from None
     return dump_document(updated, choose_format(output, path)) + "\n"
 

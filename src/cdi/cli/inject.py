@@ -26,8 +26,9 @@ def inject(ctx: click.Context, output: str | None, oci_spec: str, devices: tuple
     once each, in sorted order. A DEVICE that matches nothing is an error: then nothing is
     printed on stdout and the exit status is 1.
     """
-    from cdi.errors import CDIError
-    from cdi.globs import PatternError, expand
+    from cdi.cli.outputs import inject_devices
+    from cdi.errors import CDIError, UnresolvableDevicesError
+    from cdi.globs import PatternError
     from cdi.ocispec import OCISpecError, choose_format, dump_document, read_oci_spec
 
     try:
@@ -36,18 +37,12 @@ def inject(ctx: click.Context, output: str | None, oci_spec: str, devices: tuple
         fail(ctx, str(err))
     registry = open_registry(ctx)
     try:
-        selected = expand(devices, registry.list_devices())
+        updated = inject_devices(registry, spec, devices)
     except PatternError as err:
         raise click.BadParameter(str(err), param_hint="'DEVICE...'") from None
-    if selected.unmatched:
-        fail(
-            ctx,
-            "OCI device injection failed: unresolvable CDI devices "
-            + ", ".join(selected.unmatched),
-            hint=doctor_hint(ctx, selected.unmatched),
-        )
-    try:
-        updated = registry.inject(spec, selected.names)
+    except UnresolvableDevicesError as err:
+        hint = doctor_hint(ctx, err.devices)
+        fail(ctx, f"OCI device injection failed: {err}", hint=hint)
     except CDIError as err:
         fail(ctx, f"OCI device injection failed: {err}")
     fmt = choose_format(output_format(ctx, output), oci_spec)

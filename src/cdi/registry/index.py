@@ -109,6 +109,20 @@ class IndexEntry:
         self.blob = blob
         self.blob_digest = blob_digest
 
+    def moved(self, key: FileKey, racy: bool) -> IndexEntry:
+        """This entry for the same content under a new identity (``touch``, ``chmod``)."""
+        if (key, racy) == (self.key, self.racy):
+            return self
+        return IndexEntry(
+            key,
+            racy,
+            self.content_digest,
+            kind=self.kind,
+            device_names=self.device_names,
+            blob=self.blob,
+            blob_digest=self.blob_digest,
+        )
+
     def intact_blob(self) -> bytes | memoryview | None:
         """The blob, or ``None`` when it does not match its digest (a damaged index)."""
         blob = self.blob

@@ -123,18 +123,9 @@ class _Entry:
                 blob=blob,
                 blob_digest=digest(blob),
             )
-        indexed = self.indexed
-        if indexed is not None and (indexed.key != self.key or indexed.racy != self.racy):
-            indexed = self.indexed = IndexEntry(
-                self.key,
-                self.racy,
-                indexed.content_digest,
-                kind=indexed.kind,
-                device_names=indexed.device_names,
-                blob=indexed.blob,
-                blob_digest=indexed.blob_digest,
-            )
-        return indexed
+        if self.indexed is not None:
+            self.indexed = self.indexed.moved(self.key, self.racy)
+        return self.indexed
 
 
 def _decode_indexed(indexed: IndexEntry, path: str) -> Spec:

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-# The names rules' own character sets, so that the inline checks cannot drift from them.
-from cdi.names import _ALPHANUMERICS, _DEVICE_CHARS, _LETTERS, _VENDOR_OR_CLASS_CHARS
+# The name rules' own character sets, so that the inline checks cannot drift from them.
+from cdi.names import ALPHANUMERICS, DEVICE_CHARACTERS, LETTERS, VENDOR_OR_CLASS_CHARACTERS
 from cdi.spec.model import EMPTY_EDITS, ContainerEdits, Device, DeviceNode, Hook, Mount, Spec
 from cdi.spec.schema import FIELDS, Field, Kind
 from cdi.spec.validate import DEVICE_TYPES, HOOK_NAMES, ValidationError, validate_spec_content
@@ -66,9 +66,6 @@ def _validate(spec: Spec) -> None:
         raise Unusual from None
 
 
-_ASCII_ALPHANUMERICS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
-
-
 def _made_of(name: str, characters: frozenset[str]) -> str:
     """An expression true only if the string *name* holds nothing but *characters*.
 
@@ -76,9 +73,9 @@ def _made_of(name: str, characters: frozenset[str]) -> str:
     ``isalnum`` runs in C, so the other allowed characters are taken out first, one at a
     time until what is left is alphanumeric (``-`` first: UUIDs have only that).
     """
-    if not characters >= _ASCII_ALPHANUMERICS:  # pragma: no cover - the names rules changed
+    if not characters >= ALPHANUMERICS:  # pragma: no cover - the names rules changed
         return f"frozenset({sorted(characters)!r}).issuperset({name})"
-    others = sorted(characters - _ASCII_ALPHANUMERICS, key=lambda char: (char != "-", char))
+    others = sorted(characters - ALPHANUMERICS, key=lambda char: (char != "-", char))
     tries = [f"{name}.isalnum()"]
     previous = name
     for char in others:
@@ -120,7 +117,7 @@ _POST_CHECKS: dict[type, list[str]] = {
         "    raise Unusual",
         "if not (name.isascii() and name.isalnum()) and not (",
         "    name and name[0] in ALPHANUMERICS and name[-1] in ALPHANUMERICS",
-        f"    and {_made_of('name', _DEVICE_CHARS)}",
+        f"    and {_made_of('name', DEVICE_CHARACTERS)}",
         "):",
         "    raise Unusual",
         "names.add(name)",
@@ -137,8 +134,8 @@ _POST_CHECKS: dict[type, list[str]] = {
         "    s['devices'] and vendor and cls",
         "    and vendor[0] in LETTERS and vendor[-1] in ALPHANUMERICS",
         "    and cls[0] in LETTERS and cls[-1] in ALPHANUMERICS",
-        f"    and {_made_of('vendor', _VENDOR_OR_CLASS_CHARS)}",
-        f"    and {_made_of('cls', _VENDOR_OR_CLASS_CHARS)}",
+        f"    and {_made_of('vendor', VENDOR_OR_CLASS_CHARACTERS)}",
+        f"    and {_made_of('cls', VENDOR_OR_CLASS_CHARACTERS)}",
         "):",
         "    raise Unusual",
         "if not more:",
@@ -328,8 +325,8 @@ def _generate(checked: bool) -> Callable[[Any], Any]:
         "validate": _validate,
         "DEVICE_TYPES": DEVICE_TYPES,
         "HOOK_NAMES": HOOK_NAMES,
-        "LETTERS": _LETTERS,
-        "ALPHANUMERICS": _ALPHANUMERICS,
+        "LETTERS": LETTERS,
+        "ALPHANUMERICS": ALPHANUMERICS,
         "DECLARABLE": _DECLARABLE,
     }
     for model, fields in FIELDS.items():
