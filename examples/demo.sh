@@ -7,6 +7,8 @@
 #   3. validate  the example spec files
 #   4. doctor    examples/cdi-doctor/: a broken spec, and what validate and doctor say
 #   5. run       a container with vendor1.com/device=foo, which sets FOO=injected
+#   5b. runtime  cdi-runtime in front of runc: the device a bundle's annotation asks for,
+#                and one that does not resolve
 #   6. inspect   the devices a build may use: foo is not allowed automatically
 #   7. rootfs    build/rootfs, the busybox root filesystem the builds use as `FROM busybox`
 #   8. build     examples/build/Dockerfile asks for the device: refused without --allow
@@ -25,6 +27,10 @@ bin=${1:-.venv/bin}
 # The README's `cdi` is this virtual environment's.
 cdi() {
     "$bin/cdi" "$@"
+}
+
+python() {
+    "$bin/python" "$@"
 }
 
 step() {
@@ -100,6 +106,19 @@ else
     echo "skipped (see step 1)"
 fi
 
+# -- 5b. cdi-runtime ------------------------------------------------------------------------
+step "5b. cdi-runtime: runc with the devices a bundle's annotations ask for"
+if [ "$can_run" = yes ]; then
+    # The README's `cdi-runtime` is this virtual environment's (found in PATH, as engines do).
+    PATH="$bin:$PATH"
+    show 'python examples/runtime/make_bundle.py build/bundle vendor1.com/device=foo'
+    show 'CDI_RUNTIME_CONFIG=examples/runtime/config.toml cdi-runtime --root build/runc run --bundle build/bundle demo'
+    show 'python examples/runtime/make_bundle.py build/bundle-bar vendor1.com/device=bar'
+    refused 'CDI_RUNTIME_CONFIG=examples/runtime/config.toml cdi-runtime --root build/runc run --bundle build/bundle-bar demo-bar'
+else
+    echo "skipped (see step 1)"
+fi
+
 # -- 6-10. builds ---------------------------------------------------------------------------
 step "6. inspect: the devices a build may use"
 show 'cdi --spec-dir examples/cdi inspect'
@@ -126,9 +145,6 @@ fi
 # The tutorial's GPU part on a host that only pretends to have an NVIDIA GPU: no GPU, no
 # driver. examples/gpu-host/make_host.py lays out a driver install with stand-ins for NVML
 # and nvidia-smi; `--host-root` points inspect and build at it instead of /.
-python() {
-    "$bin/python" "$@"
-}
 step "11. Simulated GPU host (no real GPU): a fake NVIDIA driver install in build/gpu"
 if [ "$can_run" != yes ]; then
     echo "skipped (see step 1)"

@@ -13,14 +13,12 @@ the ``cdi`` command line and the start-path entry points load only the modules t
 
 from __future__ import annotations
 
-import importlib
+from cdi.lazy import lazy_exports
 
 # typing is not imported at run time: it alone would double the cost of "import cdi".
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
-    from typing import Any
-
     from cdi.annotations import devices_from_annotations
     from cdi.errors import (
         AnnotationError,
@@ -28,6 +26,8 @@ if TYPE_CHECKING:
         InvalidNameError,
         SpecError,
         SpecWriteError,
+        TrustError,
+        TrustModeError,
         UnresolvableDevicesError,
     )
     from cdi.injection import InjectionError, inject, merge_edits
@@ -76,6 +76,8 @@ _EXPORTS: dict[str, str] = {
             "InvalidNameError",
             "SpecError",
             "SpecWriteError",
+            "TrustError",
+            "TrustModeError",
             "UnresolvableDevicesError",
         ),
         "cdi.errors",
@@ -149,6 +151,8 @@ __all__ = [
     "SpecError",
     "SpecFile",
     "SpecWriteError",
+    "TrustError",
+    "TrustModeError",
     "UnresolvableDevicesError",
     "devices_from_annotations",
     "inject",
@@ -170,14 +174,5 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'cdi' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+if not TYPE_CHECKING:  # hidden from type checkers, which would then accept any name
+    __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals(), __all__)

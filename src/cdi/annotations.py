@@ -6,11 +6,13 @@ never change the mapping they are given.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-
 from cdi.errors import AnnotationError, InvalidNameError
 from cdi.gotext import go_bytes, quote
 from cdi.names import is_qualified_name, parse_qualified_name
+
+TYPE_CHECKING = False  # typing is not imported at run time (start path of cdi-runtime)
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
 
 ANNOTATION_PREFIX = "cdi.k8s.io/"
 _MAX_NAME_LENGTH = 63
@@ -75,16 +77,20 @@ def update_annotations(
     return current
 
 
-def parse_annotations(annotations: Mapping[str, str] | None) -> tuple[list[str], list[str]]:
+def parse_annotations(
+    annotations: Mapping[str, str] | None, prefixes: Sequence[str] = (ANNOTATION_PREFIX,)
+) -> tuple[list[str], list[str]]:
     """The CDI keys and the devices they request, in mapping order (no de-duplication).
 
     Values are split on ``,`` without trimming; every piece must be a qualified name, so an
-    empty value or a device path such as ``/dev/null`` is an error.
+    empty value or a device path such as ``/dev/null`` is an error. *prefixes* are the key
+    prefixes that make an annotation a request (the reference knows only ``cdi.k8s.io/``).
     """
     keys: list[str] = []
     devices: list[str] = []
+    wanted = tuple(prefixes)
     for key, value in (annotations or {}).items():
-        if not key.startswith(ANNOTATION_PREFIX):
+        if not wanted or not key.startswith(wanted):
             continue
         for device in value.split(","):
             if not is_qualified_name(device):

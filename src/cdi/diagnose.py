@@ -40,6 +40,7 @@ CODES = (
     "unknown-class",
     "unknown-device",
     "load-error-unknown-kind",
+    "untrusted",
 )
 
 #: How many close matches to suggest, and how close they must be (difflib's ratio).

@@ -7,7 +7,9 @@ combined by :meth:`SpecError.describe`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+TYPE_CHECKING = False  # typing is not imported at run time (start path)
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 FieldPath = tuple[str | int, ...]
 
@@ -81,3 +83,24 @@ class UnresolvableDevicesError(CDIError):
     def __init__(self, devices: Sequence[str]) -> None:
         self.devices = list(devices)
         super().__init__("unresolvable CDI devices " + ", ".join(self.devices))
+
+
+class TrustError(CDIError):
+    """A spec file the trust policy does not trust (see :mod:`cdi.registry.trust`).
+
+    ``path`` is the file; ``reasons`` say why, one phrase each (``owned by uid 1000, not by
+    root``). ``refused`` is true for a refusal (``strict``: the file was not used) and false
+    for a warning (``warn``: it was used anyway).
+    """
+
+    def __init__(
+        self, message: str, path: str, reasons: Sequence[str], *, refused: bool = True
+    ) -> None:
+        super().__init__(message)
+        self.path = path
+        self.reasons = tuple(reasons)
+        self.refused = refused
+
+
+class TrustModeError(CDIError, ValueError):
+    """A trust mode that is not one of ``off``, ``warn``, ``strict``."""

@@ -7,16 +7,25 @@ point (it keeps a leading ``//``), so the one rule that matters is restated here
 
 from __future__ import annotations
 
-import functools
 import posixpath
 
+#: Cleaned paths, by path: they repeat (sort keys, lookups under one root). A plain dict,
+#: not functools.lru_cache: functools loads the collections package, a cost on the start
+#: path of the runtime shim.
+_CLEANED: dict[str, str] = {}
+_CACHE_SIZE = 4096
 
-@functools.lru_cache(maxsize=4096)  # paths repeat: sort keys, lookups under one root
+
 def clean(path: str) -> str:
     """The shortest equivalent path: ``""`` is ``"."``, ``"//a/./b/"`` is ``"/a/b"``."""
-    cleaned = posixpath.normpath(path)
-    if cleaned.startswith("//"):
-        cleaned = "/" + cleaned.lstrip("/")
+    cleaned = _CLEANED.get(path)
+    if cleaned is None:
+        cleaned = posixpath.normpath(path)
+        if cleaned.startswith("//"):
+            cleaned = "/" + cleaned.lstrip("/")
+        if len(_CLEANED) >= _CACHE_SIZE:
+            _CLEANED.clear()  # a bound, like lru_cache's; the paths in use come back at once
+        _CLEANED[path] = cleaned
     return cleaned
 
 

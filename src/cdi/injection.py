@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable, Iterable, Mapping
+
+# collections.abc without the collections package (which a start path need not import):
+# the abstract classes live in _collections_abc, loaded with the interpreter.
+from _collections_abc import Mapping
 
 from cdi.errors import CDIError
 from cdi.gopath import depth
@@ -34,7 +37,8 @@ from cdi.spec.model import (
 # typing is not imported at run time (start path): the protocol below is a plain class there.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Protocol
+    from collections.abc import Callable, Iterable
+    from typing import Any, Protocol, TypeAlias
 else:
     Protocol = object
 
@@ -77,7 +81,7 @@ class HostDeviceInfo(Protocol):
     def st_rdev(self) -> int: ...
 
 
-StatDevice = Callable[[str], HostDeviceInfo]
+StatDevice: TypeAlias = "Callable[[str], HostDeviceInfo]"  # Callable: for type checkers only
 
 
 def lstat_device(path: str) -> HostDeviceInfo:

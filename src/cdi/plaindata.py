@@ -7,7 +7,8 @@ exception no caller expects; these walks keep their own stack instead.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+# collections.abc without the collections package, which a start path need not import.
+from _collections_abc import Mapping
 
 TYPE_CHECKING = False  # typing is not imported at run time (start path)
 if TYPE_CHECKING:

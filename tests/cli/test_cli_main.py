@@ -119,6 +119,15 @@ def test_commands_covered_by_the_spec_dir_test() -> None:
     covered = {args[0] for args, _ in EVERY_COMMAND}
     # monitor and run are checked through real processes (test_cli_monitor, test_cli_run*);
     # inspect has BuildKit's own rules for directories (test_cli_inspect); rootfs reads none,
-    # nor do generate, transform and the hook commands (they read the roots they are given).
-    unrelated = {"build", "rootfs", "transform", "generate", "hook", "install-hook"}
+    # nor do generate, transform and the hook commands (they read the roots they are given),
+    # nor install-runtime (it edits an engine's configuration).
+    unrelated = {
+        "build",
+        "rootfs",
+        "transform",
+        "generate",
+        "hook",
+        "install-hook",
+        "install-runtime",
+    }
     assert covered | {"monitor", "run", "inspect"} >= set(COMMANDS) - unrelated

@@ -23,14 +23,41 @@ def open_registry(
     auto_refresh: bool = False,
     on_change: Callable[[Registry], None] | None = None,
     debounce: float = 0.05,
+    trust: str = "off",
 ) -> Registry:
     """The registry of the spec directories: ``--spec-dir``, else ``CDI_SPEC_DIRS``, else the
-    defaults."""
+    defaults. With *trust* ``warn``, each untrusted spec file is a ``Warning:`` line on
+    stderr (when a scan first finds it so)."""
     from cdi.registry import Registry
 
+    if trust == "warn":
+        _show_trust_warnings()
     return Registry(
-        settings(ctx).spec_dirs, auto_refresh=auto_refresh, on_change=on_change, debounce=debounce
+        settings(ctx).spec_dirs,
+        auto_refresh=auto_refresh,
+        on_change=on_change,
+        debounce=debounce,
+        trust=trust,
     )
+
+
+def _show_trust_warnings() -> None:
+    """Print the registry's trust warnings (it logs them) as ``Warning: <text>`` on stderr;
+    once per process, however many registries are opened."""
+    import logging
+
+    logger = logging.getLogger("cdi.registry.trust")
+    if any(getattr(handler, "cdi_echo", False) for handler in logger.handlers):
+        return
+
+    class Echo(logging.Handler):
+        cdi_echo = True
+
+        def emit(self, record: logging.LogRecord) -> None:
+            # The stream of the moment (click's test runner replaces it).
+            click.echo(f"Warning: {record.getMessage()}", err=True)
+
+    logger.addHandler(Echo(logging.WARNING))
 
 
 def fail(ctx: click.Context, message: str, *, status: int = 1, hint: str | None = None) -> NoReturn:

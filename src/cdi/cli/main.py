@@ -33,6 +33,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("cdi.cli.generate", "Generate CDI specs for this host's hardware (nvidia)."),
     "hook": ("cdi.cli.hook", "Run a hook subcommand as cdi-hook does (OCI state on stdin)."),
     "install-hook": ("cdi.cli.hook", "Build the static cdi-hook launcher and install it."),
+    "install-runtime": (
+        "cdi.cli.install_runtime",
+        "Register cdi-runtime with podman, Docker, containerd or CRI-O.",
+    ),
     "rootfs": ("cdi.cli.rootfs", "Make a busybox root filesystem for run --rootfs and builds."),
     "transform": ("cdi.cli.transform", "Rewrite spec files (transform root: move their paths)."),
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+from typing import TYPE_CHECKING
 
 import click
 
@@ -14,6 +15,25 @@ from cdi.cli.common import (
     runtime_root_option,
     stop_on_signals,
 )
+from cdi.registry.trust import STRICT, TRUST_MODES
+
+if TYPE_CHECKING:
+    from cdi.registry import Registry
+
+
+def _default_trust() -> str:
+    """``strict`` for root, whose containers run the spec files' hooks as root; else ``off``."""
+    return STRICT if os.geteuid() == 0 else "off"
+
+
+def _show_refusals(registry: Registry) -> None:
+    """The spec files the trust policy refused, as warnings: one may define what is missing."""
+    from cdi.errors import TrustError
+
+    for errors in registry.errors().values():
+        for error in errors:
+            if isinstance(error, TrustError):
+                click.echo(f"Warning: {error}", err=True)
 
 
 def _environment(entries: tuple[str, ...]) -> list[str] | None:
@@ -51,6 +71,14 @@ def _environment(entries: tuple[str, ...]) -> list[str] | None:
     "-d", "--device", "devices", multiple=True, metavar="NAME", help="A CDI device (repeatable)."
 )
 @click.option(
+    "--trust",
+    type=click.Choice(TRUST_MODES),
+    default=None,
+    help="The trust policy for spec files (their hooks run as root): strict refuses a file "
+    "that someone other than root or you could change (its owner, group or world write, the "
+    "same for its directory), warn uses it with a warning. Default: strict as root, else off.",
+)
+@click.option(
     "-e",
     "--env",
     "env",
@@ -67,6 +95,7 @@ def run(
     runtime_root: str | None,
     rootfs: str | None,
     devices: tuple[str, ...],
+    trust: str | None,
     env: tuple[str, ...],
     command: tuple[str, ...],
 ) -> None:
@@ -94,10 +123,11 @@ def run(
 
     spec = default_oci_spec(list(command), env=_environment(env))
     if devices:
-        registry = open_registry(ctx)
+        registry = open_registry(ctx, trust=trust or _default_trust())
         try:
             spec = registry.inject(spec, list(devices))
         except UnresolvableDevicesError as err:
+            _show_refusals(registry)
             fail(ctx, str(err), hint=doctor_hint(ctx, err.devices))
         except CDIError as err:
             fail(ctx, str(err))

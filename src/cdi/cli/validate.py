@@ -10,7 +10,12 @@ from cdi.cli.main import output_format, output_option
 from cdi.cli.render import emit_data
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from cdi.filecheck import FileReport
+
+#: How a file that the strict trust policy refuses is flagged (its reasons follow).
+TRUST_WARNING = 'untrusted (trust policy "strict" refuses it)'
 
 
 def _lines(report: FileReport) -> list[str]:
@@ -36,6 +41,32 @@ def _remarks(report: FileReport) -> list[str]:
     return [f"{report.path}: warning: {text}" for text in report.warnings] + [
         f"{report.path}: note: {text}" for text in report.notes
     ]
+
+
+def _add_trust_warnings(reports: list[FileReport], dirs: Sequence[str] | None) -> None:
+    """A warning on each file that the strict trust policy refuses, with the reasons.
+
+    A warning, not an error: validity is the spec's own, trust depends on who reads it and
+    where it lies (a spec checked before being installed may well sit in a user's directory).
+    Each file is judged in its spec directory (*dirs*, by priority), else in its own.
+    """
+    import os
+
+    from cdi.registry.trust import check_spec_file
+
+    for report in reports:
+        if dirs is None:
+            directory = os.path.dirname(os.path.abspath(report.path))
+        elif report.priority is None or report.path in dirs:
+            continue  # an unreadable directory's report
+        else:
+            directory = dirs[report.priority]
+        try:
+            reasons = check_spec_file(report.path, directory)
+        except OSError:
+            continue  # not there, or not to be examined: its loading says why
+        if reasons:
+            report.warnings.append(f"{TRUST_WARNING}: {'; '.join(reasons)}")
 
 
 def _data(report: FileReport) -> dict[str, Any]:
@@ -73,18 +104,21 @@ def validate(ctx: click.Context, strict: bool, output: str | None, files: tuple[
     `file:line:col`; Y is the true minimum, every device counted. Without FILES, two files
     of one directory that define the same device, and directories that cannot be read,
     are errors too. Warnings and notes (on stderr) do not fail a file: a cdiVersion below
-    the minimum that loads only because of a reference defect is a warning. Exits 1 if
-    anything failed.
+    the minimum that loads only because of a reference defect is a warning, and so is a
+    file that the strict trust policy refuses (`cdi run` as root): one that someone other
+    than root or you could change. Exits 1 if anything failed.
     """
     from cdi.filecheck import check_directories, check_file
 
     if files:
         reports = [check_file(path, strict=strict) for path in files]
+        _add_trust_warnings(reports, None)
     else:
         from cdi.cli.common import open_registry
 
         registry = open_registry(ctx)
         reports = check_directories(registry, strict=strict)
+        _add_trust_warnings(reports, registry.spec_dirs())
     fmt = output_format(ctx, output)
     if fmt == "text":
         if not reports:

@@ -32,14 +32,17 @@ from cdi.registry.dirs import resolve_spec_dirs
 from cdi.registry.index import INDEX_ENV, IndexStore, default_index_dir
 from cdi.registry.resolve import CONFLICT, DeviceTable, Resolution, Resolver
 from cdi.registry.scan import Scanner, SpecDirError
+from cdi.registry.trust import OFF, trust_mode
 
 TYPE_CHECKING = False  # typing is not imported at run time (start path)
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
     from typing import Any
 
+    from cdi.errors import TrustError
     from cdi.injection import StatDevice
-    from cdi.registry.resolve import DeviceDefinition, RegisteredDevice, StoredTable
+    from cdi.registry.index import StoredTable
+    from cdi.registry.resolve import DeviceDefinition, RegisteredDevice
     from cdi.registry.scan import ScanResult, SpecFile
     from cdi.registry.watch import Watcher
     from cdi.spec.model import ContainerEdits, Spec
@@ -71,6 +74,7 @@ class _Snapshot:
         "dir_errors",
         "file_errors",
         "files",
+        "trust_warnings",
     )
 
     def __init__(
@@ -80,12 +84,15 @@ class _Snapshot:
         definitions: Mapping[str, tuple[DeviceDefinition, ...]] | None = None,
         file_errors: Mapping[str, tuple[CDIError, ...]] | None = None,
         dir_errors: Mapping[str, SpecDirError] | None = None,
+        *,
+        trust_warnings: Mapping[str, TrustError] | None = None,
     ) -> None:
         self.files = files
         self.devices = devices if devices is not None else DeviceTable({})
         self.definitions = definitions or {}
         self.file_errors = file_errors or {}
         self.dir_errors = dir_errors or {}
+        self.trust_warnings = trust_warnings or {}
         self._names: tuple[str, ...] | None = None
         self._vendors: tuple[str, ...] | None = None
         self._classes: tuple[str, ...] | None = None
@@ -131,6 +138,7 @@ def _snapshot(resolver: Resolver, result: ScanResult) -> _Snapshot:
         resolution.definitions,
         file_errors,
         dict(result.dir_errors),
+        trust_warnings=result.warnings,
     )
 
 
@@ -178,6 +186,15 @@ class Registry:
     uses: ``True`` (the default) keeps it in ``$CDI_INDEX_DIR``, ``/var/cache/cdi`` for root,
     else the user's cache directory (``CDI_INDEX=0`` turns it off); a path keeps it there;
     ``False`` uses none.
+
+    *trust* is the trust policy for spec files, whose hooks run as root (see
+    :mod:`cdi.registry.trust`): ``"off"`` (the default) uses every file; ``"strict"`` refuses a
+    file that a user other than root or the running one could have changed -- it is owned by
+    someone else or writable by group or others, or so is its spec directory (or, for a
+    symlink, a directory on the way to its target) -- with a :class:`~cdi.errors.TrustError`
+    in :meth:`errors`, the other files staying usable; ``"warn"`` uses such a file but reports
+    it in :meth:`trust_warnings` and logs it (logger ``cdi.registry.trust``) on the refresh
+    that first finds it so. Any other value raises :class:`~cdi.errors.TrustModeError`.
     """
 
     def __init__(
@@ -189,14 +206,16 @@ class Registry:
         on_change: Callable[[Registry], None] | None = None,
         debounce: float = 0.05,
         index: bool | str | os.PathLike[str] = True,
+        trust: str = OFF,
     ) -> None:
+        self._trust = trust_mode(trust)
         self._dirs = resolve_spec_dirs(spec_dirs)
         self._auto_refresh = auto_refresh
         self._stat_device = stat_device
         self._on_change = on_change
         self._debounce = debounce
         self._lock = RLock()
-        self._scanner = Scanner(_index_store(index, self._dirs))
+        self._scanner = Scanner(_index_store(index, self._dirs), trust=self._trust)
         self._resolver = Resolver()
         self._snapshot = _Snapshot()
         self._scanned = False
@@ -261,6 +280,11 @@ class Registry:
     @property
     def auto_refresh(self) -> bool:
         return self._auto_refresh
+
+    @property
+    def trust(self) -> str:
+        """The trust policy: ``off``, ``warn`` or ``strict``."""
+        return self._trust
 
     def refresh(self) -> None:
         """Rescan the directories now; only changed files are parsed again.
@@ -352,12 +376,19 @@ class Registry:
         return list(self._current().by_vendor().get(vendor, ()))
 
     def errors(self) -> dict[str, list[CDIError]]:
-        """Problems per spec file path (load failures, conflicts) and per directory."""
+        """Problems per spec file path (load failures, conflicts, trust refusals) and per
+        directory."""
         snapshot = self._current()
         result = {path: list(found) for path, found in snapshot.file_errors.items()}
         for directory, error in self._all_dir_errors(snapshot):
             result.setdefault(directory, []).append(error)
         return result
+
+    def trust_warnings(self) -> dict[str, list[CDIError]]:
+        """The untrusted spec files used all the same (trust policy ``warn``), per path:
+        ``untrusted CDI Spec "<path>": <reasons>``. Always empty in the other modes (``strict``
+        refuses such files: their errors are in :meth:`errors`)."""
+        return {path: [warning] for path, warning in self._current().trust_warnings.items()}
 
     def dir_errors(self) -> dict[str, CDIError]:
         """One problem per directory: unreadable, or not watched (with auto-refresh)."""

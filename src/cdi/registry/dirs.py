@@ -7,9 +7,12 @@ device plugins) overrides one in ``/etc/cdi`` (installed with the host).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 
 from cdi.gopath import clean
+
+TYPE_CHECKING = False  # typing is not imported at run time (start path)
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 STATIC_DIR = "/etc/cdi"
 DYNAMIC_DIR = "/var/run/cdi"

@@ -32,12 +32,17 @@ import os
 import stat
 from time import time_ns
 
+from cdi.registry.listing import FileKey
+
+#: A resolved device table as the index stores it: the qualified names, sorted; for each,
+#: the number of its spec file (in scan order) and its position among the file's devices.
+StoredTable = tuple[list[str], list[int], list[int]]
+
 TYPE_CHECKING = False  # typing is not imported at run time (start path)
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
     from typing import Any
 
-    from cdi.registry.resolve import StoredTable
 
 try:  # the bare module: hashlib would load OpenSSL, a cost on every runtime start
     from _blake2 import blake2b
@@ -63,8 +68,6 @@ _MAGIC = b"cdi-index"
 _VERSION = b"1"
 #: Far beyond any real index (10,000 specs of 1 MiB each would not fit a spec directory).
 _MAX_INDEX_SIZE = 1 << 30
-
-FileKey = tuple[int, int, int, int, int]
 
 
 def digest(data: bytes | memoryview) -> bytes:
@@ -152,6 +155,15 @@ class LoadedIndex:
     def paths(self) -> Iterable[str]:
         return self._rows.keys()
 
+    def unchanged(self, path: str, key: FileKey) -> bool:
+        """Whether the index holds *path* with identity *key*, recorded when it was not
+        racy: then its entry describes the file as it is (without making the entry)."""
+        row = self._rows.get(path)
+        try:
+            return row is not None and row[2] is False and tuple(row[1]) == key
+        except (IndexError, TypeError):
+            return False
+
     def entry(self, path: str) -> IndexEntry | None:
         """The entry for *path*; ``None`` if there is none, or if it is malformed (then the
         file is simply read again)."""
@@ -238,7 +250,9 @@ def _table(document: dict[str, Any], files: int) -> StoredTable | None:
     if not len(names) == len(file_numbers) == len(positions):
         return None
     "".join(names)  # a TypeError unless all are strings, checked at C speed
-    if names != sorted(names) or any(not 0 <= number < files for number in file_numbers):
+    if names != sorted(names):
+        return None
+    if file_numbers and not (min(file_numbers) >= 0 and max(file_numbers) < files):
         return None
     return names, file_numbers, positions
 

@@ -22,7 +22,13 @@ def encode_spec(spec: Spec) -> bytes:
 
 def decode_spec(blob: bytes | memoryview) -> Spec:
     """The spec *blob* (from :func:`encode_spec`) holds."""
-    from cdi.spec.decode import decode_spec as decode_value
+    from cdi.spec import fastdecode
     from cdi.spec.gojson import read_plain_json
 
-    return decode_value(read_plain_json(str(blob, "utf-8", "surrogateescape")))
+    value = read_plain_json(str(blob, "utf-8", "surrogateescape"))
+    try:  # the common case, without loading the full decoder
+        return fastdecode.decode_plain(value)
+    except fastdecode.Unusual:
+        from cdi.spec.decode import decode_spec as decode_value
+
+        return decode_value(value)

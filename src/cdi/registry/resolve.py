@@ -20,7 +20,8 @@ TYPE_CHECKING = False  # typing is not imported at run time (start path)
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
 
-    from cdi.registry.scan import SpecFile
+    from cdi.registry.index import StoredTable
+    from cdi.registry.specfile import SpecFile
     from cdi.spec.model import Device
 
 __all__ = [
@@ -33,7 +34,6 @@ __all__ = [
     "RegisteredDevice",
     "Resolution",
     "Resolver",
-    "StoredTable",
     "resolve",
 ]
 
@@ -151,7 +151,6 @@ _Source = tuple["SpecFile", int]  # a definition: the spec file and the device's
 
 #: A resolved device table as the index stores it: the qualified names in sorted order and,
 #: for each, the position of its spec file in the scan and of the device in that file.
-StoredTable = tuple[list[str], list[int], list[int]]
 
 
 class DeviceTable:

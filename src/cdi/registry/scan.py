@@ -11,6 +11,11 @@ Directory rules are the reference's: only ``*.json`` and ``*.yaml``, no recursio
 order, symlinked directories followed, a missing directory skipped. Two deliberate
 differences: a directory that cannot be read is reported and the scan goes on with the
 next one, and a file that vanishes between listing and reading is simply not there.
+
+With a trust policy (:mod:`cdi.registry.trust`), every file is checked on every scan from the
+``stat`` just taken, before anything remembered about it (from the last scan or the index) is
+used: a refused file is never read, and what was known of it is only kept, unused, so that the
+index does not forget it.
 """
 
 from __future__ import annotations
@@ -22,13 +27,18 @@ import time
 from cdi.errors import CDIError, SpecError
 from cdi.gotext import path_error, quote
 from cdi.registry.index import IndexEntry, IndexStore, LoadedIndex, digest
+from cdi.registry.listing import SPEC_SUFFIXES, FileKey
+from cdi.registry.listing import file_key as _file_key
+from cdi.registry.listing import spec_names as _spec_names
 from cdi.registry.specfile import SpecFile
+from cdi.registry.trust import OFF, WRITABLE_BY_OTHERS, TrustCheck, log_warnings, trust_error
 
 TYPE_CHECKING = False  # typing is not imported at run time (start path)
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Container, Mapping, Sequence
 
-    from cdi.registry.resolve import StoredTable
+    from cdi.errors import TrustError
+    from cdi.registry.index import StoredTable
     from cdi.spec.model import Spec
 
 __all__ = [
@@ -41,15 +51,13 @@ __all__ = [
     "SpecFile",
 ]
 
-SPEC_SUFFIXES = (".json", ".yaml")
-
 #: A file whose inode changed this shortly before a scan started may change again within
 #: the same timestamp tick, unseen by its key. File timestamps come from a clock that ticks
 #: every 1-10 ms; filesystems that store whole seconds (FAT: two) get the longer window.
 RACY_WINDOW_NS = 50_000_000
 RACY_WINDOW_COARSE_NS = 2_000_000_000
 
-_FileKey = tuple[int, int, int, int, int]
+_FileKey = FileKey
 
 
 class SpecDirError(CDIError):
@@ -155,7 +163,7 @@ def _stored(entry: _Entry | None) -> bool:
 class _Scan:
     """What one scan collects as it goes."""
 
-    __slots__ = ("entries", "file_errors", "files", "learnt", "started")
+    __slots__ = ("entries", "file_errors", "files", "learnt", "started", "warnings", "withheld")
 
     def __init__(self, started: int) -> None:
         self.started = started
@@ -164,12 +172,17 @@ class _Scan:
         self.entries: dict[str, _Entry] = {}
         self.files: list[SpecFile] = []
         self.file_errors: dict[str, CDIError] = {}
+        # Untrusted files used all the same (trust policy "warn").
+        self.warnings: dict[str, TrustError] = {}
+        # Whether an entry is kept for the index although its file was refused (not used).
+        self.withheld = False
 
 
 class ScanResult:
-    """One scan: the loaded specs in priority then name order, and what failed."""
+    """One scan: the loaded specs in priority then name order, what failed, and the
+    untrusted files used all the same (``warnings``, trust policy ``warn``)."""
 
-    __slots__ = ("changed", "dir_errors", "file_errors", "files", "table")
+    __slots__ = ("changed", "dir_errors", "file_errors", "files", "table", "warnings")
 
     def __init__(
         self,
@@ -178,6 +191,8 @@ class ScanResult:
         dir_errors: Mapping[str, SpecDirError],
         changed: bool,
         table: StoredTable | None = None,
+        *,
+        warnings: Mapping[str, TrustError] | None = None,
     ) -> None:
         self.files = files
         self.file_errors = file_errors
@@ -186,6 +201,7 @@ class ScanResult:
         #: The device table the index stored, when these files are exactly the ones it
         #: was resolved from (then resolving them again would give the same).
         self.table = table
+        self.warnings = warnings or {}
 
 
 def load_error(err: SpecError) -> SpecError:
@@ -209,33 +225,23 @@ def _dir_error(directory: str, err: OSError) -> SpecDirError:
     )
 
 
-def _spec_names(fd: int) -> list[str]:
-    """The spec file names in the open directory *fd*, in name order (no subdirectories)."""
-    with os.scandir(fd) as listing:
-        names = [
-            entry.name
-            for entry in listing
-            if entry.name.endswith(SPEC_SUFFIXES) and not entry.is_dir(follow_symlinks=False)
-        ]
-    names.sort()
-    return names
-
-
-def _file_key(info: os.stat_result) -> _FileKey:
-    return (info.st_ino, info.st_dev, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
-
-
 class Scanner:
     """Scans a list of directories, keeping what it parsed for the next scan.
 
     With an *index*, the first scan starts from what the persistent index remembers, and
-    every scan that learnt something new writes it back. Not thread-safe: the registry
-    serialises calls to :meth:`scan`.
+    every scan that learnt something new writes it back. *trust* is the trust policy
+    (``off``, ``warn`` or ``strict``; see :mod:`cdi.registry.trust`). Not thread-safe: the
+    registry serialises calls to :meth:`scan`.
     """
 
-    def __init__(self, index: IndexStore | None = None) -> None:
+    def __init__(self, index: IndexStore | None = None, *, trust: str = OFF) -> None:
         self._entries: dict[str, _Entry] = {}
         self._errors: dict[str, str] = {}
+        self._trust = None if trust == OFF else TrustCheck(trust)
+        self._warnings: dict[str, str] = {}
+        # Whether the last scan kept entries it did not use (refused files): then the device
+        # table resolved from the files it used does not fit the entries the index lists.
+        self._withheld = False
         self._index = index
         # The index read by the first scan; later scans start from what the last one found.
         self._seed: LoadedIndex | None = None
@@ -261,6 +267,9 @@ class Scanner:
         state = _Scan(time.time_ns())
         dir_errors: dict[str, SpecDirError] = {}
         changed = False
+        trust = self._trust
+        if trust is not None:
+            trust.start()
         for priority, directory in enumerate(dirs):
             try:
                 fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -270,8 +279,12 @@ class Scanner:
                 dir_errors[directory] = _dir_error(directory, err)
                 continue
             try:
-                names = _spec_names(fd)
-                changed = self._scan_directory(fd, directory, names, priority, state) or changed
+                links: set[str] = set()
+                names = _spec_names(fd) if trust is None else _spec_names(fd, links)
+                changed = (
+                    self._scan_directory(fd, directory, names, priority, state, links=links)
+                    or changed
+                )
             except OSError as err:  # listing failed (the files' own errors are caught)
                 dir_errors[directory] = _dir_error(directory, err)
             finally:
@@ -283,6 +296,9 @@ class Scanner:
         errors = {path: str(err) for path, err in (*state.file_errors.items(), *dir_errors.items())}
         if errors != self._errors:
             changed = True
+        warnings = self._warned(state.warnings)
+        if warnings != self._warnings:
+            changed = True
         files = tuple(state.files)
         learnt = state.learnt or self._dropped(current)
         self._unsaved = self._index is not None and (self._unsaved or learnt)
@@ -293,8 +309,23 @@ class Scanner:
             table = seed.table if [f.path for f in files] == seed.order else None
         self._entries = current
         self._errors = errors
+        self._warnings = warnings
+        self._withheld = state.withheld
         self._seed = None
-        return ScanResult(files, state.file_errors, dir_errors, changed, table)
+        return ScanResult(
+            files, state.file_errors, dir_errors, changed, table, warnings=state.warnings
+        )
+
+    def _warned(self, found: dict[str, TrustError]) -> dict[str, str]:
+        """The texts of this scan's trust warnings; those the last scan did not give are
+        logged (once: a warning that stays the same is not logged again)."""
+        if not found and not self._warnings:
+            return {}
+        texts = {path: str(warning) for path, warning in found.items()}
+        new = [found[path] for path, text in texts.items() if self._warnings.get(path) != text]
+        if new:
+            log_warnings(new)
+        return texts
 
     def _dropped(self, current: dict[str, _Entry]) -> bool:
         """Whether something the index holds is gone (or broken) now."""
@@ -318,7 +349,7 @@ class Scanner:
                 for path, entry in current.items()
                 if _stored(entry) and (indexed := entry.index_entry()) is not None
             ),
-            table(),
+            None if self._withheld else table(),
         )
 
     def _scan_directory(
@@ -328,11 +359,21 @@ class Scanner:
         names: list[str],
         priority: int,
         state: _Scan,
+        *,
+        links: Container[str] = (),
     ) -> bool:
         """Scan the files *names* of the open directory *fd*; whether anything changed.
+        *links* are the names that are symlinks (needed only with a trust policy).
 
-        The hot path of a refresh: one ``stat`` per file, relative to the directory."""
+        The hot path of a refresh: one ``stat`` per file, relative to the directory; with a
+        trust policy, one ``fstat`` of the directory too."""
         changed = False
+        trust = self._trust
+        dir_reasons: list[str] = []
+        owners: tuple[int, ...] = ()
+        if trust is not None:
+            dir_reasons = trust.directory_reasons(os.fstat(fd), directory)
+            owners = trust.owners
         previous = self._entries
         seed = self._seed
         current, files, file_errors = state.entries, state.files, state.file_errors
@@ -364,6 +405,22 @@ class Scanner:
                 )
                 changed = changed or entry is not None
                 continue
+            if trust is not None and (
+                dir_reasons
+                or info.st_mode & WRITABLE_BY_OTHERS
+                or info.st_uid not in owners
+                or name in links
+            ):
+                reasons = trust.file_reasons(path, info, name in links, dir_reasons)
+                if reasons:
+                    untrusted = trust_error(path, reasons, refused=trust.refuse)
+                    if trust.refuse:
+                        file_errors[path] = untrusted
+                        if entry is not None:  # kept unused, so that the index keeps it
+                            current[path] = entry
+                            state.withheld = True
+                        continue
+                    state.warnings[path] = untrusted
             key = _file_key(info)
             if entry is None or entry.key != key or entry.racy:
                 entry, reloaded = self._load(path, key, entry, state.started)

@@ -37,7 +37,8 @@ from collections.abc import Callable, Iterator, Sequence
 
 from inotify_simple import INotify, flags  # type: ignore[import-untyped]
 
-from cdi.registry.scan import SPEC_SUFFIXES, SpecDirError
+from cdi.registry.listing import SPEC_SUFFIXES
+from cdi.registry.scan import SpecDirError
 
 __all__ = ["Watcher"]
 
@@ -191,7 +192,7 @@ class Watcher:
 
     def _drain(self) -> None:
         """Read the queued events; count them as one change if any concerns spec files or
-        the directories themselves."""
+        the directories themselves (also their owner or mode)."""
         try:
             events = self._inotify.read(timeout=0)
         except (OSError, ValueError):  # unreadable or closed: anything may have changed
@@ -205,6 +206,9 @@ class Watcher:
                 self._forget(event.wd, event.mask)
                 relevant = True
             elif event.name.endswith(SPEC_SUFFIXES):
+                relevant = True
+            elif event.mask & flags.ATTRIB and not event.name:
+                # The directory's own owner or mode: the trust policy judges its files by it.
                 relevant = True
         if relevant:
             self._generation += 1

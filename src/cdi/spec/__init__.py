@@ -7,12 +7,10 @@ start path: injection, the device index) does not load the parser and validator.
 
 from __future__ import annotations
 
-import importlib
+from cdi.lazy import lazy_exports
 
 TYPE_CHECKING = False  # typing is not imported at run time (start path)
 if TYPE_CHECKING:
-    from typing import Any
-
     from cdi.spec.load import MAX_SPEC_SIZE, load_spec, parse_spec, validate_spec
     from cdi.spec.model import (
         ContainerEdits,
@@ -82,15 +80,4 @@ __all__ = [
 
 
 if not TYPE_CHECKING:  # hidden from type checkers, which would then accept any name
-
-    def __getattr__(name: str) -> Any:
-        module = _EXPORTS.get(name)
-        if module is None:
-            raise AttributeError(f"module 'cdi.spec' has no attribute {name!r}")
-        value = getattr(importlib.import_module(module), name)
-        globals()[name] = value  # later lookups skip this function
-        return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+    __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals(), __all__)

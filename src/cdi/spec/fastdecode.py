@@ -13,7 +13,8 @@ walks the model again, with a call per object and per rule): a value that breaks
 that needs a rule it leaves to the full rules, is :class:`Unusual` too, and the caller's full
 path words the error.
 
-As in the full decoder, the code is generated from the schema table (see :class:`_Generator`).
+As in the full decoder, the code is generated from the schema table (see :class:`_Generator`),
+ahead of time, into :mod:`cdi.spec.fastdecode_generated` (see :func:`generated_source`).
 """
 
 from __future__ import annotations
@@ -193,6 +194,8 @@ class _Generator:
     def __init__(self, checked: bool) -> None:
         self.checked = checked
         self.functions = {Spec, ContainerEdits} if checked else set(FIELDS)
+        # Both decoders live in one module: their functions are told apart by name.
+        self.prefix = "checked_" if checked else "plain_"
 
     def source(self) -> list[str]:
         lines: list[str] = []
@@ -200,7 +203,7 @@ class _Generator:
             if model not in self.functions:
                 continue
             name = model.__name__
-            lines.append(f"def decode_{name}(value):")
+            lines.append(f"def {self.prefix}decode_{name}(value):")
             if self.checked:
                 lines += ["    n = 0", "    more = False"]
                 if model is Spec:
@@ -300,7 +303,7 @@ class _Generator:
         """Lines decoding the nested object in *source* into *target*: a call, or inline."""
         if model not in self.functions:
             return self.block(model, source, target, depth + 1)
-        call = f"decode_{model.__name__}({source})"
+        call = f"{self.prefix}decode_{model.__name__}({source})"
         if not self.checked:
             return [f"{target} = {call}"]
         return [
@@ -316,7 +319,9 @@ def _at(line: str, depth: int) -> str:
     return line.replace("s['", f"s{depth}['")
 
 
-def _generate(checked: bool) -> Callable[[Any], Any]:
+def generated_namespace() -> dict[str, Any]:
+    """What the generated decoders refer to: the helpers, and per model its class, the
+    setter of its ``__dict__`` and the template of its zero values."""
     namespace: dict[str, Any] = {
         "Unusual": Unusual,
         "new": object.__new__,
@@ -334,22 +339,46 @@ def _generate(checked: bool) -> Callable[[Any], Any]:
         namespace[name] = model
         namespace[f"set_dict_{name}"] = _set_dict(model)
         namespace[f"template_{name}"] = {field.attr: _zero(field) for field in fields}
-    source = "\n".join(_Generator(checked).source())
-    kind = "checked" if checked else "plain"
-    exec(compile(source, f"<cdi.spec.fastdecode {kind}>", "exec"), namespace)
-    decode: Callable[[Any], Any] = namespace["decode_Spec"]
-    return decode
+    return namespace
 
 
-# Generated on first use: compiling costs about a millisecond, which a process that decodes
-# nothing, or only decodes, should not pay.
+#: The module that holds the generated decoders, and its first lines.
+GENERATED_MODULE = "cdi.spec.fastdecode_generated"
+_GENERATED_HEADER = '''"""The decoders of :mod:`cdi.spec.fastdecode`, made from the schema table.
+
+Do not edit: ``python -m cdi.spec.fastdecode`` writes this file, and a test checks that it
+is what the schema makes now. A module, not code compiled at run time, so that a new process
+loads the decoders from its bytecode cache instead of compiling them (milliseconds on a
+container's start path).
+"""
+# mypy: ignore-errors
+# ruff: noqa
+
+from cdi.spec.fastdecode import generated_namespace
+
+globals().update(generated_namespace())
+del generated_namespace
+'''
+
+
+def generated_source() -> str:
+    """The text of :data:`GENERATED_MODULE`: both decoders, plain then checked."""
+    blocks = ["\n".join(_Generator(checked).source()) for checked in (False, True)]
+    return _GENERATED_HEADER + "\n\n" + "\n\n\n".join(blocks) + "\n"
+
+
 _generated: dict[bool, Callable[..., Any]] = {}
 
 
 def _decoder(checked: bool) -> Callable[..., Any]:
     decode = _generated.get(checked)
     if decode is None:
-        decode = _generated[checked] = _generate(checked)
+        # Imported on first use: a process that decodes nothing does not load it.
+        from cdi.spec import fastdecode_generated as module
+
+        decode = _generated[checked] = getattr(
+            module, "checked_decode_Spec" if checked else "plain_decode_Spec"
+        )
     return decode
 
 
@@ -371,3 +400,12 @@ def decode_checked(value: Any) -> tuple[Spec, int]:
     """
     decoded: tuple[Spec, int] = (_generated.get(True) or _decoder(True))(value)
     return decoded
+
+
+if __name__ == "__main__":  # python -m cdi.spec.fastdecode: write the generated module
+    import os
+
+    target = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fastdecode_generated.py")
+    with open(target, "w", encoding="utf-8") as handle:
+        handle.write(generated_source())
+    print(target)

@@ -17,11 +17,14 @@ the pointer-ness of a Go field makes absence observable: ``file_mode``, ``uid``,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from types import MappingProxyType
 
 from cdi.names import parse_qualifier
-from cdi.spec.record import record
+from cdi.spec.record import build, record
+
+TYPE_CHECKING = False  # typing is not imported at run time (start path)
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 _NO_ANNOTATIONS: Mapping[str, str] = MappingProxyType({})
 
@@ -106,7 +109,7 @@ class ContainerEdits:
         )
 
 
-EMPTY_EDITS = ContainerEdits()
+EMPTY_EDITS = build(ContainerEdits)  # not ContainerEdits(): that would compile __init__ now
 
 
 @record

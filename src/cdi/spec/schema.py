@@ -16,7 +16,7 @@ from cdi.spec.model import (
     Mount,
     Spec,
 )
-from cdi.spec.record import record
+from cdi.spec.record import build, record
 
 TYPE_CHECKING = False  # typing is not imported at run time (start path)
 if TYPE_CHECKING:
@@ -118,7 +118,7 @@ def _f(
     *,
     go_type: str | None = None,
 ) -> Field:
-    return Field(key, attr, kind, model, always, go_type)
+    return build(Field, key, attr, kind, model, always, go_type)
 
 
 S = Kind.STRING
