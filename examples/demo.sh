@@ -110,7 +110,7 @@ fi
 step "5b. cdi-runtime: runc with the devices a bundle's annotations ask for"
 if [ "$can_run" = yes ]; then
     # The README's `cdi-runtime` is this virtual environment's (found in PATH, as engines do).
-    PATH="$bin:$PATH"
+    PATH="$(cd "$bin" && pwd):$PATH"
     show 'python examples/runtime/make_bundle.py build/bundle vendor1.com/device=foo'
     show 'CDI_RUNTIME_CONFIG=examples/runtime/config.toml cdi-runtime --root build/runc run --bundle build/bundle demo'
     show 'python examples/runtime/make_bundle.py build/bundle-bar vendor1.com/device=bar'

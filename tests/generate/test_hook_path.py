@@ -38,3 +38,13 @@ def test_nvidias_without_ours_then_the_default(tmp_path: Path) -> None:
     (tmp_path / "b/cdi-hook").write_text("not executable\n")
     assert hooks.resolve_hook_path("", f"{tmp_path / 'b'}:{nvidia.parent}") == str(nvidia)
     assert hooks.resolve_hook_path("", str(tmp_path / "b")) == "/usr/bin/nvidia-cdi-hook"
+
+
+def test_relative_path_entries_are_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `PATH=.venv/bin:...` must not put a relative hook path into a spec: runtimes run hooks
+    # from another directory, and OCI requires hook paths to be absolute.
+    executable(tmp_path / "rel/cdi-hook")
+    nvidia = executable(tmp_path / "abs/nvidia-cdi-hook")
+    monkeypatch.chdir(tmp_path)
+    assert hooks.resolve_hook_path("", f"rel:{nvidia.parent}") == str(nvidia)
+    assert hooks.resolve_hook_path("", "rel") == "/usr/bin/nvidia-cdi-hook"

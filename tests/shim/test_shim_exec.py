@@ -231,6 +231,17 @@ def test_a_runtime_named_after_us_is_skipped(world: ShimWorld) -> None:
     assert world.recorded_argv()[0] == str(world.bin / "runc")
 
 
+def test_relative_path_entries_are_not_searched(world: ShimWorld) -> None:
+    here = world.root / "here"
+    here.mkdir()
+    (here / "runc").symlink_to(world.fake)
+    world.write_config('runtimes = ["runc"]\n')
+    env = world.environment(PATH="here:.:")  # relative, and "" (the current directory)
+    result = world.run("--debug", "--log", "/dev/stderr", "state", "c1", env=env)
+    assert not world.record.exists()  # ./here/runc, the stand-in, was not run
+    assert "here/runc" not in result.stderr
+
+
 def test_runtime_found_without_path(world: ShimWorld) -> None:
     if not any(
         os.access(os.path.join(d, "runc"), os.X_OK)
@@ -301,3 +312,25 @@ def _check_rfc3339(stamp: str) -> None:
     assert stamp.endswith("Z")
     datetime.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S")
     assert stamp[19] == "." and stamp[20:-1].isdigit() and len(stamp[20:-1]) == 9
+
+
+def test_a_bug_is_an_error_line_not_a_traceback(
+    world: ShimWorld, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cdi.shim import main
+
+    def broken(*args: object) -> bool:
+        raise RuntimeError("boom")
+
+    executed: list[str] = []
+    monkeypatch.setattr(main, "inject_bundle", broken)
+    monkeypatch.setattr(os, "execve", lambda path, *args: executed.append(path))
+    for name, value in world.environment().items():
+        monkeypatch.setenv(name, value)
+    log = world.root / "log.json"
+    with pytest.raises(SystemExit) as exited:
+        main.run(["--log", str(log), "--log-format", "json", *_create(world)])
+    message = "failed to inject CDI devices: unexpected error: RuntimeError('boom')"
+    assert (exited.value.code, executed) == (1, [])  # the runtime was not run
+    assert capsys.readouterr().err == message + "\n"
+    assert _containerd_last_error(log) == message

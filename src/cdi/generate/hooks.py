@@ -82,7 +82,8 @@ class HookSelection:
 def resolve_hook_path(path: str = "", search_path: str | None = None) -> str:
     """The hook binary to name in specs: *path* when given, else ``cdi-hook`` or else
     ``nvidia-cdi-hook`` found on ``$PATH`` or the usual directories, else NVIDIA's default
-    location."""
+    location. Relative ``$PATH`` entries are skipped: an OCI hook's path must be absolute,
+    and the runtime runs hooks from another directory."""
     if path:
         return path
     directories = [
@@ -91,8 +92,10 @@ def resolve_hook_path(path: str = "", search_path: str | None = None) -> str:
     ]
     for binary in HOOK_BINARIES:
         for directory in directories:
-            candidate = posixpath.join(directory, binary) if directory else ""
-            if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            if not directory.startswith("/"):
+                continue
+            candidate = posixpath.join(directory, binary)
+            if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
                 return candidate
     return DEFAULT_HOOK_PATH
 

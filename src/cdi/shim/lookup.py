@@ -1,8 +1,8 @@
 """Finding the real OCI runtime: without ``PATH``, and never the shim itself.
 
 podman runs ``delete`` with nothing in the environment but ``XDG_RUNTIME_DIR``, so a bare
-candidate name is looked up in ``PATH`` when there is one and then in the usual system
-directories. A candidate that turns out to be this shim (installed as ``runc`` earlier in
+candidate name is looked up in ``PATH`` when there is one (its absolute entries) and then in
+the usual system directories. A candidate that turns out to be this shim (installed as ``runc`` earlier in
 ``PATH``, or a symlink to it) is skipped: executing it would loop forever.
 """
 
@@ -61,7 +61,9 @@ def _executable(path: str) -> bool:
 def _places(candidate: str, environ: Mapping[str, str]) -> list[str]:
     if os.sep in candidate:
         return [os.path.abspath(candidate)]
-    dirs = [d for d in environ.get("PATH", "").split(os.pathsep) if d]
+    # Absolute entries only: a relative one (or an empty one, the current directory) would
+    # pick whatever the working directory -- a bundle -- holds, as root.
+    dirs = [d for d in environ.get("PATH", "").split(os.pathsep) if d.startswith("/")]
     dirs += FALLBACK_DIRS
     # Each directory once (PATH often repeats one), in first-seen order.
     return [os.path.join(directory, candidate) for directory in dict.fromkeys(dirs)]

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import Any, NoReturn
 
+    from cdi.registry.core import Registry
+
 __all__ = ["main"]
 
 #: How many per-file problems an "unresolvable" error quotes.
@@ -41,10 +43,9 @@ def _version() -> None:
     sys.stdout.flush()  # before execv replaces the process and its buffers
 
 
-def _problems(registry: object) -> str:
+def _problems(registry: Registry) -> str:
     """The spec files that failed to load or were refused, for an unresolvable error."""
-    errors = registry.errors()  # type: ignore[attr-defined]
-    found = [str(error) for problems in errors.values() for error in problems]
+    found = [str(error) for problems in registry.errors().values() for error in problems]
     if not found:
         return ""
     more = len(found) - _QUOTED_PROBLEMS
@@ -147,9 +148,6 @@ def _fail(log: ShimLog, message: str) -> NoReturn:
 
 def run(arguments: Sequence[str]) -> NoReturn:
     """Handle one command line (``argv[1:]``); never returns."""
-    # The process lives milliseconds and then becomes the runtime: the cyclic collector
-    # would only walk the objects of imports and the index, freeing nothing.
-    gc.disable()
     invocation = parse_argv(arguments)
     if invocation.version:
         _version()
@@ -170,6 +168,8 @@ def run(arguments: Sequence[str]) -> NoReturn:
             inject_bundle(invocation, config, log)
         except (CDIError, BundleError) as err:
             _fail(log, str(err))
+        except Exception as err:  # a bug of ours: an error for the engine, never a traceback
+            _fail(log, f"failed to inject CDI devices: unexpected error: {err!r}")
     elif config_problem is not None:
         # Never block state/kill/delete of running containers on a broken file: the
         # default candidates still find the runtime.
@@ -189,7 +189,13 @@ def run(arguments: Sequence[str]) -> NoReturn:
 
 def main() -> NoReturn:
     """The ``cdi-runtime`` console script."""
+    # The process lives milliseconds and then becomes the runtime: the cyclic collector
+    # would only walk the objects of imports and the index, freeing nothing.
+    gc.disable()
     try:
         run(sys.argv[1:])
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as err:  # outside injection (a bug): one line, not a traceback
+        sys.stderr.write(f"cdi-runtime: unexpected error: {err!r}\n")
+        sys.exit(1)
