@@ -2,8 +2,9 @@
 
 podman runs ``delete`` with nothing in the environment but ``XDG_RUNTIME_DIR``, so a bare
 candidate name is looked up in ``PATH`` when there is one (its absolute entries) and then in
-the usual system directories. A candidate that turns out to be this shim (installed as ``runc`` earlier in
-``PATH``, or a symlink to it) is skipped: executing it would loop forever.
+the usual system directories. A candidate that turns out to be this shim (installed as
+``runc`` earlier in ``PATH``, or a symlink to it) is skipped: executing it would loop
+forever.
 """
 
 from __future__ import annotations
