@@ -15,15 +15,10 @@ from cdi.cli.common import (
     runtime_root_option,
     stop_on_signals,
 )
-from cdi.registry.trust import STRICT, TRUST_MODES
+from cdi.registry.trust import TRUST_MODES, default_mode
 
 if TYPE_CHECKING:
     from cdi.registry import Registry
-
-
-def _default_trust() -> str:
-    """``strict`` for root, whose containers run the spec files' hooks as root; else ``off``."""
-    return STRICT if os.geteuid() == 0 else "off"
 
 
 def _show_refusals(registry: Registry) -> None:
@@ -123,7 +118,7 @@ def run(
 
     spec = default_oci_spec(list(command), env=_environment(env))
     if devices:
-        registry = open_registry(ctx, trust=trust or _default_trust())
+        registry = open_registry(ctx, trust=trust or default_mode())
         try:
             spec = registry.inject(spec, list(devices))
         except UnresolvableDevicesError as err:

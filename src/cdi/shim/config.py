@@ -73,7 +73,9 @@ class ShimConfig:
         self.spec_dirs: list[str] | None = None
         self.runtimes = ["runc", "crun"]
         self.annotation_prefixes = ["cdi.k8s.io/"]
-        self.trust = "strict" if os.geteuid() == 0 else "off"
+        #: ``None``: the default for the running user, ``strict`` for root
+        #: (:func:`cdi.registry.trust.default_mode`; decided only when devices are injected).
+        self.trust: str | None = None
         # Nothing on success: podman reads its oci-log as one JSON object.
         self.log_level = "warning"
         self.log_file = ""

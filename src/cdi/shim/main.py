@@ -61,10 +61,12 @@ def _inject(
     from cdi.errors import CDIError, UnresolvableDevicesError
     from cdi.injection import InjectionError, inject
     from cdi.registry.quick import quick_edits
+    from cdi.registry.trust import default_mode
 
     dirs = config.registry_dirs(os.environ)
+    trust = config.trust or default_mode()
     try:
-        edits = quick_edits(devices, dirs, trust=config.trust)
+        edits = quick_edits(devices, dirs, trust=trust)
         if edits is not None:
             log.debug("CDI devices resolved from the registry index")
             try:
@@ -73,7 +75,7 @@ def _inject(
                 raise InjectionError(f"failed to inject devices: {err}") from err
         from cdi.registry.core import Registry
 
-        registry = Registry(dirs, trust=config.trust)
+        registry = Registry(dirs, trust=trust)
         log.debug(f"CDI spec directories: {', '.join(registry.spec_dirs())}")
         for problems in registry.trust_warnings().values():
             for problem in problems:
