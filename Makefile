@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/start_index.py --sizes 10,100,1000
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/runtime.py
 	$(BIN)/python bench/generate.py
 	$(BIN)/python bench/hook.py
 	$(BIN)/python bench/gpu_build.py
