@@ -22,7 +22,7 @@ import pytest
 
 import cdi
 import cdi.spec.load
-from cdi.registry import scan
+from cdi.registry import quick_edits, scan
 
 NAMES = [f"s{index}.json" for index in range(6)] + ["y0.yaml", "y1.yaml"]
 KINDS = ["alpha.com/gpu", "beta.com/fpga"]
@@ -139,15 +139,22 @@ def test_index_agrees_with_a_full_scan(
     monkeypatch.setattr(cdi.spec.load, "parse_spec", counting_parse)
     # One registry lives through all the steps (refreshing, writing the index as it goes).
     long_lived = cdi.Registry(dirs, index=index_dir)
-    aged_checks = tables_reused = 0
+    aged_checks = tables_reused = quick_answers = 0
     for _ in range(30):
         for _ in range(rng.randint(1, 4)):
             _mutate(rng, dirs, distinct)
         aged = rng.random() < 0.5
         if aged:  # older than the racy window, as files on a real host usually are
             time.sleep((scan.RACY_WINDOW_NS + 20_000_000) / 1e9)
-        expected = _view(cdi.Registry(dirs, index=False))
+        reference = cdi.Registry(dirs, index=False)
+        expected = _view(reference)
         assert _view(cdi.Registry(dirs, index=index_dir)) == expected
+        # The index's quick answer is a registry's, or none at all.
+        for name in [*expected["devices"], "nowhere.com/x=y"]:
+            quick = quick_edits([name], dirs, index=index_dir)
+            if quick is not None:
+                assert quick == reference.resolve_edits([name]), name
+                quick_answers += 1
         long_lived.refresh()
         assert _view(long_lived) == expected
         if aged:
@@ -163,6 +170,8 @@ def test_index_agrees_with_a_full_scan(
             aged_checks += 1
             tables_reused += again._snapshot.devices._stored is not None
     assert aged_checks > 0
+    if not coarse:
+        assert quick_answers > 0
     if not distinct:
         assert tables_reused == 0
     elif not coarse:  # (whole-second timestamps keep every file racy for two seconds)

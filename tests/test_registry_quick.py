@@ -135,10 +135,7 @@ def test_any_change_declines_until_a_registry_scanned(dirs: list[Path], change: 
     assert quick_edits(["alpha.com/gpu=0"], dirs) is None
     registry = _warm(dirs)  # rescans, rewrites the index
     found = quick_edits(["alpha.com/gpu=0"], dirs)
-    if change == "add_shadowing":  # a name in two files: no device table to answer from
-        assert found is None
-    else:
-        assert found is not None and found == registry.resolve_edits(["alpha.com/gpu=0"])
+    assert found is not None and found == registry.resolve_edits(["alpha.com/gpu=0"])
 
 
 def test_racy_index_declines(dirs: list[Path]) -> None:
@@ -146,18 +143,28 @@ def test_racy_index_declines(dirs: list[Path]) -> None:
     assert quick_edits(["alpha.com/gpu=0"], dirs) is None
 
 
-def test_shadowed_name_declines(dirs: list[Path]) -> None:
+@pytest.mark.parametrize("device", ["beta.com/fpga=x", "alpha.com/gpu=1"])
+def test_a_shadowed_name_is_answered_as_the_registry_does(dirs: list[Path], device: str) -> None:
+    # /etc/cdi and /var/run/cdi defining the same device (an NVIDIA host with a generated
+    # spec in both): the index keeps which definition is in use.
     low, _ = dirs
     (low / "b.json").write_text(_spec("beta.com/fpga", {"x": "B=low"}))
-    _warm(dirs)  # a name in two directories: the index keeps no device table
-    assert quick_edits(["alpha.com/gpu=1"], dirs) is None
+    registry = _warm(dirs)
+    assert registry.definitions()  # the name is defined twice
+    found = quick_edits([device], dirs)
+    assert found is not None and found == registry.resolve_edits([device])
+    assert found.env == (("B=high",) if device.startswith("beta") else ("ALPHA=1", "A=1"))
 
 
-def test_name_defined_twice_in_one_directory_declines(dirs: list[Path]) -> None:
+def test_a_conflicting_name_is_left_to_the_registry(dirs: list[Path]) -> None:
     low, _ = dirs
     (low / "a-again.json").write_text(_spec("alpha.com/gpu", {"0": "A=again"}))
-    _warm(dirs)  # a conflict: the index keeps no device table
-    assert quick_edits(["alpha.com/gpu=1"], dirs) is None
+    registry = _warm(dirs)  # two files of one directory define alpha.com/gpu=0
+    assert quick_edits(["alpha.com/gpu=0"], dirs) is None  # unresolvable: the registry says why
+    with pytest.raises(UnresolvableDevicesError):
+        registry.resolve_edits(["alpha.com/gpu=0"])
+    found = quick_edits(["alpha.com/gpu=1"], dirs)  # the file's other devices still resolve
+    assert found is not None and found == registry.resolve_edits(["alpha.com/gpu=1"])
 
 
 def test_damaged_blob_declines(dirs: list[Path], index_dir: Path) -> None:

@@ -142,12 +142,11 @@ def _snapshot(resolver: Resolver, result: ScanResult) -> _Snapshot:
     )
 
 
-def _stored_table(snapshot: _Snapshot) -> StoredTable | None:
-    """The snapshot's devices as the index stores them; none where a name is defined twice
-    (the index keeps no definitions: such a registry resolves again)."""
-    if snapshot.definitions:
-        return None
-    return snapshot.devices.stored_form(snapshot.files)
+def _stored_table(snapshot: _Snapshot) -> tuple[StoredTable, bool]:
+    """The snapshot's devices as the index stores them, and whether they are the whole
+    resolution: not where a name is defined twice (the index keeps no definitions, so such a
+    registry resolves again; the table still tells which definition is in use)."""
+    return snapshot.devices.stored_form(snapshot.files), not snapshot.definitions
 
 
 def _watch_callback(registry: Registry) -> Callable[[], None]:

@@ -136,7 +136,7 @@ class LoadedIndex:
     """The entries of an index file, by spec file path, made into :class:`IndexEntry`
     objects only when asked for (a process looks at each at most once)."""
 
-    __slots__ = ("_blobs", "_rows", "order", "table")
+    __slots__ = ("_blobs", "_rows", "complete", "order", "table")
 
     def __init__(
         self,
@@ -144,13 +144,17 @@ class LoadedIndex:
         blobs: memoryview,
         order: list[str],
         table: StoredTable | None,
+        complete: bool = True,
     ) -> None:
         self._rows = rows
         self._blobs = blobs  # entries take slices of it, without copying
         #: The spec file paths in the order of the scan that wrote the index.
         self.order = order
-        #: That scan's resolved devices, if it had no name defined twice.
+        #: That scan's resolved devices: for each name, the definition in use.
         self.table = table
+        #: Whether the table is the whole resolution (no name was defined twice): then a
+        #: registry of the same files needs to resolve nothing.
+        self.complete = complete
 
     def paths(self) -> Iterable[str]:
         return self._rows.keys()
@@ -236,7 +240,10 @@ def _parse(data: bytes, dirs: Sequence[str]) -> LoadedIndex | None:
         return None
     rows = {row[0]: row for row in document["files"] if type(row) is list and row}
     order = [row[0] for row in document["files"]]
-    return LoadedIndex(rows, view[start + header_length :], order, _table(document, len(order)))
+    # Absent in indexes that stored a table only when it was complete.
+    complete = document.get("complete", True) is True
+    table = _table(document, len(order))
+    return LoadedIndex(rows, view[start + header_length :], order, table, complete)
 
 
 def _table(document: dict[str, Any], files: int) -> StoredTable | None:
@@ -351,10 +358,14 @@ class IndexStore:
             return None
 
     def save(
-        self, entries: Iterable[tuple[str, IndexEntry]], table: StoredTable | None = None
+        self,
+        entries: Iterable[tuple[str, IndexEntry]],
+        table: StoredTable | None = None,
+        complete: bool = True,
     ) -> bool:
         """Replace the index with *entries* (in scan order) and the device *table* resolved
-        from them, atomically; whether it was written."""
+        from them, atomically; whether it was written. *complete*: whether the table is the
+        whole resolution (no name defined twice), so that a registry may use it as it is."""
         files: list[list[Any]] = []
         blobs: list[bytes | memoryview] = []
         offset = 0
@@ -374,7 +385,12 @@ class IndexStore:
             )
             blobs.append(entry.blob)
             offset += len(entry.blob)
-        document = {"dirs": self.dirs, "files": files, "devices": table and list(table)}
+        document = {
+            "dirs": self.dirs,
+            "files": files,
+            "devices": table and list(table),
+            "complete": complete,
+        }
         header = _dumps(document).encode("utf-8", "surrogateescape")
         head = b" ".join(
             (_MAGIC, _VERSION, b"%d" % len(header), b"%d" % offset, digest(header).hex().encode())

@@ -304,9 +304,16 @@ class Scanner:
         self._unsaved = self._index is not None and (self._unsaved or learnt)
         seed = self._seed
         table = None
-        if seed is not None and not self._unsaved and not errors:
-            # Exactly the files the index resolved, in its order: the same devices.
-            table = seed.table if [f.path for f in files] == seed.order else None
+        # Exactly the files the index resolved, in its order, and no name defined twice
+        # (the index keeps no definitions): the same devices, nothing to resolve.
+        if (
+            seed is not None
+            and seed.complete
+            and not self._unsaved
+            and not errors
+            and [f.path for f in files] == seed.order
+        ):
+            table = seed.table
         self._entries = current
         self._errors = errors
         self._warnings = warnings
@@ -336,9 +343,10 @@ class Scanner:
             for path, entry in self._entries.items()
         )
 
-    def save_index(self, table: Callable[[], StoredTable | None]) -> None:
+    def save_index(self, table: Callable[[], tuple[StoredTable, bool]]) -> None:
         """Write the index if the last scan learnt something, with the device *table*
-        resolved from its files (``None`` when some name was defined twice)."""
+        resolved from its files and whether it is the whole resolution (no name defined
+        twice)."""
         if not self._unsaved or self._index is None:
             return
         self._unsaved = False
@@ -349,7 +357,7 @@ class Scanner:
                 for path, entry in current.items()
                 if _stored(entry) and (indexed := entry.index_entry()) is not None
             ),
-            None if self._withheld else table(),
+            *((None, False) if self._withheld else table()),
         )
 
     def _scan_directory(
