@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/generate.py
 	$(BIN)/python bench/hook.py
 	$(BIN)/python bench/gpu_build.py
+	$(BIN)/python bench/build.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .mypy_cache .pytest_cache .ruff_cache

@@ -36,6 +36,9 @@ def fake_runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path,
     record = tmp_path / "record.json"
     monkeypatch.setenv("FAKE_RECORD", str(record))
     monkeypatch.setattr(os, "geteuid", lambda: 0)  # the stand-in needs no privileges
+    # A faked root would default to the strict trust policy, which refuses the spec files of
+    # a non-root test user; the policy has tests of its own (test_cli_trust).
+    monkeypatch.setattr("cdi.cli.run.default_mode", lambda: "off")
     return runtime, record
 
 

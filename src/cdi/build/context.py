@@ -17,28 +17,28 @@ Every blob read from a layout is checked against its digest.
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
-import logging
 import os
 import re
 import shutil
-import subprocess
-import tarfile
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
 
 from cdi.build.errors import SourceError
 from cdi.build.fs import Root
 from cdi.build.ignore import IgnoreMatcher
 from cdi.build.image import ImageConfig, format_platform, host_platform
-from cdi.build.layers import apply_layer
+from cdi.spec.record import record
 
-logger = logging.getLogger(__name__)
+TYPE_CHECKING = False  # typing is not imported at run time (start path)
+if TYPE_CHECKING:
+    import tarfile
+    from collections.abc import Mapping
+    from typing import IO, Any
+
+# hashlib, json, tarfile, subprocess and the layer unpacker are imported by the sources that
+# use them (image layouts, archives, registries): a build from a directory loads none of them.
 
 MEDIA_INDEX = "application/vnd.oci.image.index.v1+json"
 MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -47,7 +47,8 @@ DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 REF_NAME = "org.opencontainers.image.ref.name"
 CONTAINERD_NAME = "io.containerd.image.name"
 
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+#: A digest reference (compiled by ``re`` on first use: most builds have none).
+_DIGEST = r"^sha256:[0-9a-f]{64}$"
 _MAX_JSON = 16 << 20
 
 #: Reports progress lines while a source is fetched or unpacked.
@@ -57,7 +58,7 @@ StatusCallback = Callable[[str], None]
 # --- image references ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ImageReference:
     """A normalized Docker image reference (``docker.io/library/busybox:latest``)."""
 
@@ -73,7 +74,7 @@ class ImageReference:
         digest = None
         if "@" in text:
             text, digest = text.split("@", 1)
-            if not _DIGEST.match(digest):
+            if not re.match(_DIGEST, digest):
                 raise SourceError(f"invalid reference format: {original}")
         tag = None
         last = text.rsplit("/", 1)[-1]
@@ -183,6 +184,8 @@ class DirectorySource(Source):
 
 
 def _read_json(stream: IO[bytes], what: str) -> Any:
+    import json
+
     data = stream.read(_MAX_JSON + 1)
     if len(data) > _MAX_JSON:
         raise SourceError(f"{what} is too large")
@@ -218,11 +221,13 @@ class OCILayoutSource(Source):
         self._config: dict[str, Any] | None = None
 
     def blob_path(self, digest: str) -> Path:
-        if not _DIGEST.match(digest):
+        if not re.match(_DIGEST, digest):
             raise SourceError(f"unsupported or invalid digest {digest!r} in {self.path}")
         return self.path / "blobs" / "sha256" / digest.split(":", 1)[1]
 
     def read_blob(self, digest: str, what: str) -> bytes:
+        import hashlib
+
         try:
             data = self.blob_path(digest).read_bytes()
         except FileNotFoundError:
@@ -232,6 +237,8 @@ class OCILayoutSource(Source):
         return data
 
     def _blob_json(self, digest: str, what: str) -> Any:
+        import json
+
         data = self.read_blob(digest, what)
         try:
             return json.loads(data)
@@ -298,6 +305,8 @@ class OCILayoutSource(Source):
         return ImageConfig.from_oci(self._config)
 
     def unpack(self, dest: Root, status: StatusCallback) -> None:
+        from cdi.build.layers import apply_layer
+
         layers = self.manifest().get("layers") or []
         for number, layer in enumerate(layers, 1):
             digest = str(layer.get("digest", ""))
@@ -321,6 +330,8 @@ class _HashingReader(io.RawIOBase):
     """A raw binary reader that hashes everything read through it."""
 
     def __init__(self, raw: IO[bytes]) -> None:
+        import hashlib
+
         super().__init__()
         self.raw = raw
         self.hash = hashlib.sha256()
@@ -353,6 +364,8 @@ class DockerArchiveSource(Source):
         self._entry: dict[str, Any] | None = None
 
     def _open(self) -> tarfile.TarFile:
+        import tarfile
+
         try:
             return tarfile.open(self.path, "r:*")
         except (OSError, tarfile.TarError) as exc:
@@ -390,6 +403,8 @@ class DockerArchiveSource(Source):
         return ImageConfig.from_oci(document)
 
     def unpack(self, dest: Root, status: StatusCallback) -> None:
+        from cdi.build.layers import apply_layer
+
         layers = [str(layer) for layer in self.entry().get("Layers") or []]
         with self._open() as archive:
             for number, layer in enumerate(layers, 1):
@@ -419,6 +434,9 @@ class RegistrySource(Source):
                 f"(--build-context {self.reference.familiar}=DIR, =oci-layout://PATH or "
                 f"=docker-archive://PATH)"
             )
+        import hashlib
+        import subprocess
+
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         directory = self.cache_dir / hashlib.sha256(str(self.reference).encode()).hexdigest()[:16]
         os_name, arch, variant = host_platform()
@@ -467,7 +485,7 @@ def _log_message(line: str) -> str:
 
 # --- named contexts -----------------------------------------------------------------------------
 
-_REMOTE = re.compile(r"^(?:https?://|git://|git@|ssh://)")
+_REMOTE = r"^(?:https?://|git://|git@|ssh://)"
 
 
 def parse_oci_layout(value: str) -> tuple[Path, str | None, str | None]:
@@ -476,7 +494,7 @@ def parse_oci_layout(value: str) -> tuple[Path, str | None, str | None]:
     tag = None
     if "@" in value:
         value, digest = value.rsplit("@", 1)
-        if not _DIGEST.match(digest):
+        if not re.match(_DIGEST, digest):
             raise SourceError(f"invalid digest {digest!r} in oci-layout context")
     else:
         head, sep, candidate = value.rpartition(":")
@@ -496,7 +514,7 @@ def named_source(name: str, value: str, cache_dir: Path, base_dir: Path | None =
         return RegistrySource(ImageReference.parse(value[len("docker-image://") :]), cache_dir)
     if value.startswith("target:"):
         raise SourceError(f"build context {name}: bake targets (target:) are not supported")
-    if _REMOTE.match(value) or value.endswith(".git"):
+    if re.match(_REMOTE, value) or value.endswith(".git"):
         raise SourceError(f"build context {name}: remote contexts ({value}) are not supported")
     if "://" in value:
         raise SourceError(f"build context {name}: unsupported source {value}")

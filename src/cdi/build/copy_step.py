@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-import tarfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -20,7 +19,6 @@ from cdi.build.dockerfile import CopyInstruction, Heredoc
 from cdi.build.errors import StepError
 from cdi.build.expand import ExpansionError, expand
 from cdi.build.fs import CopyOptions, Owner, Root, clean_relative, copy_entry, has_glob
-from cdi.build.layers import apply_layer
 from cdi.build.plan import BuildPlan
 from cdi.build.progress import Vertex
 from cdi.build.stage_state import StageState
@@ -28,7 +26,8 @@ from cdi.build.users import UserError, resolve_chown
 
 #: Whether a source path (relative, ``/``-separated; is it a directory) is left out.
 Exclude = Callable[[str, bool], bool]
-_URL = re.compile(r"^(?:https?://|git@|git://)")
+#: What ``^(?:https?://|git@|git://)`` matches: a source that is a URL.
+_URL_PREFIXES = ("http://", "https://", "git@", "git://")
 
 
 class CopySteps:
@@ -84,7 +83,7 @@ class CopySteps:
                 )
                 continue
             value = self.plan.expand(raw, env, instruction)
-            if _URL.match(value):
+            if value.startswith(_URL_PREFIXES):
                 raise StepError(
                     f"{instruction.keyword} from a URL ({value}) is not supported: "
                     "build steps have no network"
@@ -226,6 +225,8 @@ class CopySteps:
     def _extract(self, archive_path: Path, root: Root, dest: str) -> None:
         root.mkdirs(dest)
         scratch = Root(root.resolve(dest))
+        from cdi.build.layers import apply_layer  # tarfile: only ADD of an archive needs it
+
         with open(archive_path, "rb") as handle:
             apply_layer(handle, scratch, whiteouts=False)
 
@@ -244,6 +245,8 @@ def _glob_match(pattern: str, name: str) -> bool:
 
 
 def _is_archive(path: Path) -> bool:
+    import tarfile  # only ADD asks (COPY never unpacks)
+
     try:
         return tarfile.is_tarfile(path)
     except OSError:

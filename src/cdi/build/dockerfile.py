@@ -17,15 +17,18 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from cdi.build.errors import BuildError, DockerfileError, parse_error
 from cdi.build.gocsv import CSVError, first_record
+from cdi.build.mutable import field, mutable_record
+from cdi.spec.record import record
 
 #: A parser directive: ``# key=value`` at the very top of the file.
-_DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
-_STAGE_NAME = re.compile(r"^[a-z][a-z0-9-_.]*$")
+#: (Patterns are compiled by ``re`` on first use, not when a command that may never parse a
+#: Dockerfile imports this module.)
+_DIRECTIVE = r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$"
+_STAGE_NAME = r"^[a-z][a-z0-9-_.]*$"
 
 #: Instructions that may only appear inside a stage, and the executor supports.
 SUPPORTED = frozenset(
@@ -56,12 +59,19 @@ UNSUPPORTED = {
 
 LABS_DEVICE_ERROR = "device feature is only supported in Dockerfile frontend 1.14.0-labs or later"
 
-#: BuildKit's parser (a compiled Go extension without type information; :class:`RawCommand`
-#: is its typed view).
-_bk: Any = importlib.import_module("dockerfile")
+_bk: Any = None
 
 
-@dataclass(frozen=True, slots=True)
+def _parser() -> Any:
+    """BuildKit's parser (a compiled Go extension without type information; :class:`RawCommand`
+    is its typed view), loaded by the first parse: loading it starts a Go runtime."""
+    global _bk  # noqa: PLW0603 -- the module, once loaded
+    if _bk is None:
+        _bk = importlib.import_module("dockerfile")
+    return _bk
+
+
+@record
 class RawCommand:
     """One instruction as BuildKit's parser returns it."""
 
@@ -90,7 +100,7 @@ class RawCommand:
 
 
 def _parse_string(source: str) -> list[RawCommand]:
-    return [RawCommand.convert(command) for command in _bk.parse_string(source)]
+    return [RawCommand.convert(command) for command in _parser().parse_string(source)]
 
 
 # --- flags ------------------------------------------------------------------------------------
@@ -180,7 +190,7 @@ def _parse_flags(
 # --- RUN --device -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DeviceFlag:
     """One ``RUN --device`` value (BuildKit's ``instructions.Device``)."""
 
@@ -261,10 +271,10 @@ def parse_device(value: str) -> DeviceFlag:
 # --- the syntax channel -------------------------------------------------------------------------
 
 _FRONTEND_IMAGES = ("docker/dockerfile", "docker/dockerfile-upstream")
-_VERSION_TAG = re.compile(r"^(\d+)(?:\.(\d+))?(?:\.(\d+))?$")
+_VERSION_TAG = r"^(\d+)(?:\.(\d+))?(?:\.(\d+))?$"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Syntax:
     """The frontend a ``# syntax=`` directive selects (``None`` reference: the built-in one)."""
 
@@ -303,7 +313,7 @@ class Syntax:
         if not tag.endswith("-labs"):
             return False
         version = tag[: -len("-labs")]
-        match = _VERSION_TAG.match(version)
+        match = re.match(_VERSION_TAG, version)
         if match is None:
             return True  # master-labs, latest-labs, ...: the tip of the labs channel
         major = int(match.group(1))
@@ -317,7 +327,7 @@ class Syntax:
 # --- instructions -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Heredoc:
     name: str
     content: str
@@ -327,9 +337,12 @@ class Heredoc:
     chomp: bool = False
 
 
-@dataclass(frozen=True, slots=True)
 class Instruction:
-    """What every instruction has: its keyword, original text and lines."""
+    """What every instruction has: its keyword, original text and lines.
+
+    The base of the instruction records, never made itself. Each record repeats these four
+    fields first (a record class cannot extend another, and ``dataclass`` costs a new process
+    about a millisecond per class)."""
 
     keyword: str
     original: str
@@ -337,44 +350,68 @@ class Instruction:
     end_line: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FromInstruction(Instruction):
+    keyword: str
+    original: str
+    line: int
+    end_line: int
     base: str
     stage_name: str | None
     platform: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ArgInstruction(Instruction):
+    keyword: str
+    original: str
+    line: int
+    end_line: int
     #: (name, default as written or None)
     args: tuple[tuple[str, str | None], ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class KeyValueInstruction(Instruction):
     """ENV and LABEL: pairs as written (expanded at dispatch)."""
 
+    keyword: str
+    original: str
+    line: int
+    end_line: int
     pairs: tuple[tuple[str, str], ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class WordInstruction(Instruction):
     """WORKDIR, USER, STOPSIGNAL, MAINTAINER: one word as written."""
 
+    keyword: str
+    original: str
+    line: int
+    end_line: int
     word: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ListInstruction(Instruction):
     """EXPOSE and VOLUME: words as written."""
 
+    keyword: str
+    original: str
+    line: int
+    end_line: int
     words: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CommandInstruction(Instruction):
     """RUN, CMD, ENTRYPOINT, SHELL: an exec-form list, or one shell-form string."""
 
+    keyword: str
+    original: str
+    line: int
+    end_line: int
     args: tuple[str, ...]
     #: True for the JSON (exec) form: ``args`` is used as is; False: ``args`` is one string.
     exec_form: bool
@@ -382,10 +419,14 @@ class CommandInstruction(Instruction):
     devices: tuple[DeviceFlag, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CopyInstruction(Instruction):
     """COPY and ADD."""
 
+    keyword: str
+    original: str
+    line: int
+    end_line: int
     sources: tuple[str, ...]
     dest: str
     from_: str | None
@@ -399,7 +440,7 @@ class CopyInstruction(Instruction):
         return self.keyword == "ADD"
 
 
-@dataclass(slots=True)
+@mutable_record
 class Stage:
     """One ``FROM`` and the instructions up to the next."""
 
@@ -412,7 +453,7 @@ class Stage:
         return self.from_.stage_name
 
 
-@dataclass(slots=True)
+@mutable_record
 class Dockerfile:
     """A parsed Dockerfile."""
 
@@ -445,7 +486,7 @@ def parse_directives(source: str) -> dict[str, str]:
     """
     directives: dict[str, str] = {}
     for line in source.splitlines():
-        match = _DIRECTIVE.match(line)
+        match = re.match(_DIRECTIVE, line)
         if match is None:
             break
         directives.setdefault(match.group(1).lower(), match.group(2))
@@ -469,19 +510,21 @@ def _heredocs(command: RawCommand) -> tuple[Heredoc, ...]:
 def _locate_parse_error(source: str, message: str) -> int | None:
     """The line the parser's error is about: the shortest prefix that fails the same way."""
     lines = source.splitlines(keepends=True)
+    parser = _parser()
     for count in range(1, len(lines) + 1):
         try:
-            _bk.parse_string("".join(lines[:count]))
-        except _bk.GoParseError as exc:
+            parser.parse_string("".join(lines[:count]))
+        except parser.GoParseError as exc:
             if str(exc) == message:
                 return count
     return None
 
 
 def _raw_commands(source: str) -> list[RawCommand]:
+    parser = _parser()
     try:
         return _parse_string(source)
-    except _bk.GoParseError as exc:
+    except parser.GoParseError as exc:
         message = str(exc)
         if message == "file with no instructions":
             raise DockerfileError(
@@ -509,7 +552,7 @@ def _from(command: RawCommand, flags: dict[str, list[str]], line: int, end: int)
     stage_name = None
     if len(values) == 3 and values[1].lower() == "as":
         stage_name = values[2].lower()
-        if not _STAGE_NAME.match(stage_name):
+        if not re.match(_STAGE_NAME, stage_name):
             raise parse_error(
                 f'invalid name for build stage: "{values[2]}", '
                 "name can't start with a number or contain symbols",

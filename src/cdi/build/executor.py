@@ -40,7 +40,6 @@ from cdi.build.errors import BuildError, DockerfileError, StepError
 from cdi.build.fs import CopyError, Owner, PathEscapeError, Root, copy_tree
 from cdi.build.image import ImageConfig
 from cdi.build.options import BuildOptions, BuildResult
-from cdi.build.output import write_local, write_oci, write_tar
 from cdi.build.plan import BuildPlan, StagePlan, at_line
 from cdi.build.progress import Progress, Vertex
 from cdi.build.run_step import RunSteps
@@ -311,6 +310,11 @@ class _Build:
 
     def _export(self, state: StageState, result: BuildResult) -> None:
         outputs = list(self.options.outputs)
+        if not outputs:
+            return
+        # The writers (tar, gzip, hashing, JSON) are loaded by the builds that export.
+        from cdi.build.output import write_local, write_oci, write_tar
+
         for spec in outputs:
             if spec.type == "local":
                 with self.progress.vertex("exporting to client directory") as vertex:

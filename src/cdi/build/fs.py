@@ -14,17 +14,18 @@ inside a build context or an image cannot make us read or write outside it.
 from __future__ import annotations
 
 import errno
-import logging
 import os
 import posixpath
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from cdi.build.mutable import field, mutable_record
 from cdi.errors import CDIError
+from cdi.lazylog import LazyLogger
+from cdi.spec.record import record
 
-logger = logging.getLogger(__name__)
+_log = LazyLogger(__name__)  # logging is imported only to say something (a rare file)
 
 _MAX_LINKS = 255
 
@@ -37,7 +38,7 @@ class CopyError(CDIError):
     """A file could not be copied."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Owner:
     uid: int
     gid: int
@@ -138,7 +139,7 @@ def has_glob(path: str) -> bool:
     return any(char in path for char in "*?[")
 
 
-@dataclass
+@mutable_record
 class CopyOptions:
     """How to copy: whose files the copies are, and their mode."""
 
@@ -167,7 +168,7 @@ def _copy_xattrs(source: Path, target: Path) -> None:
                 follow_symlinks=False,
             )
         except OSError as exc:
-            logger.debug("cannot copy xattr %s of %s: %s", name, source, exc)
+            _log.debug("cannot copy xattr %s of %s: %s", name, source, exc)
 
 
 def _finish(info: os.stat_result, target: Path, options: CopyOptions, *, is_link: bool) -> None:
@@ -275,7 +276,7 @@ def copy_entry(
         os.mknod(target, info.st_mode, info.st_rdev)
         _finish(info, target, options, is_link=False)
     else:
-        logger.warning("not copying %s: sockets cannot be copied", source)
+        _log.warning("not copying %s: sockets cannot be copied", source)
         return 0
     if info.st_nlink > 1:
         options.hardlinks[key] = target

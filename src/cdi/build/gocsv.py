@@ -9,7 +9,7 @@ empty lines is ``EOF``), a quote inside an unquoted field is an error, and a pos
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from cdi.build.mutable import mutable_record
 
 _QUOTE = ord('"')
 
@@ -18,7 +18,7 @@ class CSVError(ValueError):
     """The text is not one CSV record; ``str()`` is Go's error text."""
 
 
-@dataclass
+@mutable_record
 class _Lines:
     """Go's line reader: ``\\r\\n`` becomes ``\\n``; a ``\\r`` just before the end is dropped."""
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
+from cdi.spec.record import record
 
-@dataclass(frozen=True, slots=True)
+
+@record
 class _Pattern:
     text: str
     regex: re.Pattern[str]

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import copy
 import platform
-from dataclasses import dataclass, field
 from typing import Any
 
+from cdi.build.mutable import field, mutable_record
 from cdi.runtime import DEFAULT_PATH
 
 DEFAULT_SHELL = ("/bin/sh", "-c")
@@ -43,7 +43,7 @@ def format_platform(os_name: str, arch: str, variant: str) -> str:
     return "/".join(part for part in (os_name, arch, variant) if part)
 
 
-@dataclass
+@mutable_record
 class ImageConfig:
     """The mutable configuration of a stage's image."""
 

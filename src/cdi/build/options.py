@@ -6,18 +6,22 @@ importing the driver that runs the phases.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import IO
+from cdi.build.mutable import field, mutable_record
+from cdi.policy.entitlements import Entitlements
 
-from cdi.build.image import ImageConfig
-from cdi.build.output import OCIResult, OutputSpec
-from cdi.build.progress import Progress
-from cdi.policy import DevicePolicy, Entitlements
+TYPE_CHECKING = False  # typing is not imported at run time (start path)
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from pathlib import Path
+    from typing import IO
+
+    from cdi.build.image import ImageConfig
+    from cdi.build.output import OCIResult, OutputSpec
+    from cdi.build.progress import Progress
+    from cdi.policy.devices import DevicePolicy
 
 
-@dataclass
+@mutable_record
 class BuildOptions:
     """Everything a build needs; the CLI fills it from its flags."""
 
@@ -48,7 +52,7 @@ class BuildOptions:
     step_timeout: float | None = None
 
 
-@dataclass
+@mutable_record
 class BuildResult:
     """What a successful build produced."""
 

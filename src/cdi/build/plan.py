@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from cdi.build.context import (
@@ -40,13 +39,14 @@ from cdi.build.dockerfile import (
 from cdi.build.errors import BuildError, DeviceLoadError, DockerfileError, SourceError
 from cdi.build.expand import ExpansionError, expand
 from cdi.build.image import ImageConfig, format_platform, host_platform
+from cdi.build.mutable import mutable_record
 from cdi.build.options import BuildOptions
 from cdi.build.progress import Progress
 from cdi.errors import CDIError
-from cdi.policy import DevicePolicy, DeviceRequest
+from cdi.policy.devices import DevicePolicy, DeviceRequest
 
 
-@dataclass
+@mutable_record
 class StagePlan:
     """A stage as resolved at load time."""
 

@@ -32,7 +32,7 @@ from cdi.build.progress import Vertex
 from cdi.build.stage_state import StageState
 from cdi.build.users import ExecUser, UserError, resolve_exec_user
 from cdi.errors import CDIError
-from cdi.policy import DeviceRequest
+from cdi.policy.devices import DeviceRequest
 from cdi.runtime import default_oci_spec, run_container
 
 #: The hostname BuildKit gives build containers.

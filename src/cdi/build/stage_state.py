@@ -6,14 +6,13 @@ reads an earlier one's root (``FROM`` an earlier stage, ``COPY --from``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from cdi.build.fs import Root
 from cdi.build.image import ImageConfig
+from cdi.build.mutable import field, mutable_record
 from cdi.build.plan import StagePlan
 
 
-@dataclass
+@mutable_record
 class StageState:
     """A stage while it executes."""
 

@@ -7,17 +7,16 @@ starts a step; numeric ids need no entry.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from cdi.build.fs import Owner, Root
 from cdi.errors import CDIError
+from cdi.spec.record import record
 
 
 class UserError(CDIError):
     """A user or group name is not known in the root filesystem."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ExecUser:
     """Who a RUN step runs as."""
 

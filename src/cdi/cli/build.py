@@ -9,28 +9,24 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, TextIO
 
 import click
 
-from cdi.build import (
-    BuildError,
-    BuildOptions,
-    OutputError,
-    OutputSpec,
-    PlainProgress,
-    Progress,
-    TtyProgress,
-    parse_output,
-)
-from cdi.build.executor import build as run_executor
-from cdi.build.progress import format_failure, format_source_excerpt
 from cdi.cli.buildpolicy import policy_from_options, policy_options
 from cdi.cli.common import runtime_root_option
 from cdi.cli.main import settings
 from cdi.errors import CDIError
+
+TYPE_CHECKING = False  # typing is not imported at run time (start path)
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import IO, TextIO
+
+    from cdi.build import BuildError, BuildOptions, OutputSpec, Progress
+
+# The build package is imported by the functions that use it: ``cdi build --help`` and a
+# refused flag cost no more than click itself.
 
 ERROR_PREFIX = "ERROR: failed to build: failed to solve: "
 
@@ -42,6 +38,8 @@ def error_line(message: str) -> str:
 
 def make_progress(mode: str, stream: TextIO) -> Progress:
     """The display for ``--progress`` *mode* on *stream* (``auto``: live on a terminal)."""
+    from cdi.build.progress import PlainProgress, Progress, TtyProgress
+
     if mode == "quiet":
         return Progress()
     if mode == "tty" or (mode == "auto" and stream.isatty()):
@@ -51,6 +49,8 @@ def make_progress(mode: str, stream: TextIO) -> Progress:
 
 def format_error(error: BuildError, progress: Progress | None) -> str:
     """What Buildx prints for a failed build: failed step, Dockerfile excerpt, ERROR line."""
+    from cdi.build.progress import format_failure, format_source_excerpt
+
     parts = []
     if progress is not None and progress.failed is not None:
         parts.append(format_failure(progress.failed))
@@ -72,6 +72,9 @@ def run_build(options: BuildOptions, *, stderr: TextIO | None = None) -> int:
 
     The progress display is ``options.progress`` (the caller closes it).
     """
+    from cdi.build.errors import BuildError
+    from cdi.build.executor import build as run_executor
+
     err = stderr if stderr is not None else sys.stderr
     try:
         run_executor(options)
@@ -195,7 +198,8 @@ def build(  # noqa: PLR0917 -- click passes each option as an argument
     NVIDIA driver or GPU, the first step asking for nvidia.com/gpu generates its spec (into
     the last spec directory) under a "preparing device nvidia.com/gpu" step.
     """
-    from cdi.policy import EntitlementError, parse_entitlements
+    from cdi.build.options import BuildOptions
+    from cdi.policy.entitlements import EntitlementError, parse_entitlements
 
     if context == "-":
         raise click.BadParameter(
@@ -205,10 +209,14 @@ def build(  # noqa: PLR0917 -- click passes each option as an argument
         entitlements = parse_entitlements(allow)
     except EntitlementError as exc:
         raise click.BadParameter(str(exc), param_hint="--allow") from None
-    try:
-        output_specs: list[OutputSpec] = [parse_output(value) for value in outputs]
-    except OutputError as exc:
-        raise click.BadParameter(str(exc), param_hint="--output") from None
+    output_specs: list[OutputSpec] = []
+    if outputs:  # the output writers (tar, gzip, hashing, JSON) load only when asked for
+        from cdi.build.output import OutputError, parse_output
+
+        try:
+            output_specs = [parse_output(value) for value in outputs]
+        except OutputError as exc:
+            raise click.BadParameter(str(exc), param_hint="--output") from None
     stdout: IO[bytes] | None = None
     if any(spec.to_stdout for spec in output_specs):
         if sys.stdout.isatty():

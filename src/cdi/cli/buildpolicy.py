@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from typing import Any
 
 import click
 
-from cdi.policy import DEFAULT_SPEC_DIRS, DevicePolicy, PolicyConfig, load_config
-from cdi.registry import SPEC_DIRS_ENV
+TYPE_CHECKING = False  # typing is not imported at run time (start path)
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
+    from cdi.policy.config import PolicyConfig
+    from cdi.policy.devices import DevicePolicy
+
+# The policy (and the registry under it) is imported when a build applies it, not when the
+# command is only set up (``--help``, a refused flag).
 
 #: The environment variable ``--host-root`` defaults from.
 HOST_ROOT_ENV = "CDI_HOST_ROOT"
@@ -50,6 +56,9 @@ def build_config(
 ) -> PolicyConfig:
     """Spec directories: *spec_dirs* (``--spec-dir``), else the file's ``specDirs``, else
     ``$CDI_SPEC_DIRS``, else BuildKit's three defaults. *auto_allowed* adds to the file's."""
+    from cdi.policy.config import DEFAULT_SPEC_DIRS, PolicyConfig, load_config
+    from cdi.registry import SPEC_DIRS_ENV
+
     config = load_config(config_path) if config_path else None
     if spec_dirs:
         dirs = tuple(spec_dirs)
@@ -72,5 +81,7 @@ def policy_from_options(
 ) -> DevicePolicy | None:
     """The policy builds use; ``None`` when the configuration disables CDI. On-demand
     devices are looked for under *host_root* (``--host-root``)."""
+    from cdi.policy.devices import DevicePolicy
+
     config = build_config(spec_dirs, config_path, auto_allowed)
     return DevicePolicy.from_config(config, host_root=host_root)

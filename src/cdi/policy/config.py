@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
-import tomllib
-from dataclasses import dataclass
-from typing import Any
 
 from cdi.errors import CDIError
+from cdi.spec.record import record
+
+TYPE_CHECKING = False  # typing is not imported at run time (start path)
+if TYPE_CHECKING:
+    from typing import Any
 
 #: BuildKit adds /etc/buildkit/cdi to the CDI library's two defaults (later wins).
 DEFAULT_SPEC_DIRS = ("/etc/cdi", "/var/run/cdi", "/etc/buildkit/cdi")
@@ -17,7 +19,7 @@ class ConfigError(CDIError):
     """The configuration file is unreadable or has the wrong shape."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PolicyConfig:
     """Device settings for builds."""
 
@@ -38,6 +40,8 @@ def _strings(table: dict[str, Any], key: str, path: str) -> tuple[str, ...] | No
 
 def load_config(path: str | os.PathLike[str]) -> PolicyConfig:
     """Read the ``[cdi]`` table of a buildkitd.toml (other tables are ignored)."""
+    import tomllib  # only a build given --config reads one
+
     name = os.fspath(path)
     try:
         with open(name, "rb") as handle:

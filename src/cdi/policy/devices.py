@@ -15,15 +15,14 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 from cdi.errors import CDIError
 from cdi.gotext import quote
+from cdi.lazylog import LazyLogger
 from cdi.names import parse_qualifier
 from cdi.plaindata import copy_plain
 from cdi.policy.config import PolicyConfig
@@ -37,8 +36,9 @@ from cdi.policy.ondemand import (
     registered_installers,
 )
 from cdi.registry import Registry
+from cdi.spec.record import record
 
-log = logging.getLogger(__name__)
+_log = LazyLogger(__name__)  # logging is imported only to say something
 
 
 _TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
@@ -54,7 +54,7 @@ def parse_bool(text: str) -> bool | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DeviceRequest:
     """One device asked for by a build step (BuildKit's ``CDIDevice``)."""
 
@@ -62,14 +62,14 @@ class DeviceRequest:
     optional: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DeviceInfo:
     """A device as builds see it (BuildKit's worker record for a CDI device)."""
 
     name: str
     auto_allow: bool
     on_demand: bool = False
-    annotations: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    annotations: Mapping[str, str] = MappingProxyType({})  # immutable: one shared default
 
     def to_json(self) -> dict[str, Any]:
         """BuildKit's JSON keys: ``name``, ``autoAllow``, ``onDemand``, ``annotations``."""
@@ -185,7 +185,7 @@ class DevicePolicy:
             try:
                 self._installers[kind].validate()
             except InstallerError as err:
-                log.debug("on-demand device %s unavailable: %s", kind, err)
+                _log.debug("on-demand device %s unavailable: %s", kind, err)
                 continue
             usable.append(self._installers[kind])
         return usable
@@ -214,7 +214,7 @@ class DevicePolicy:
             if not matches:
                 if not request.optional:
                     raise DeviceNotRegisteredError(request.name)
-                log.warning("Optional device %s is not registered", quote(request.name))
+                _log.warning("Optional device %s is not registered", quote(request.name))
             for name in matches:
                 found.setdefault(name)
         return list(found)
@@ -319,13 +319,13 @@ class DevicePolicy:
         try:
             self.registry.refresh()
         except CDIError as err:
-            log.warning("CDI registry refresh failed: %s", err)
+            _log.warning("CDI registry refresh failed: %s", err)
         try:
             names = self.find_devices(requests)
             if not names:
                 unchanged: dict[str, Any] = copy_plain(oci_spec)
                 return unchanged
-            log.debug("Injecting devices %s", names)
+            _log.debug("Injecting devices %s", names)
             return self.registry.inject(oci_spec, names)
         except CDIError as err:
             raise InjectionFailedError(f"CDI device injection failed: {err}") from err

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from cdi.errors import CDIError
 from cdi.gotext import quote
+from cdi.spec.record import record
 
 DEVICE = "device"
 OTHER_ENTITLEMENTS = frozenset({"network.host", "security.insecure"})
@@ -24,14 +24,14 @@ class EntitlementError(CDIError):
     """An ``--allow`` value could not be parsed."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Entitlements:
     """The grants of one build."""
 
     all_devices: bool = False
     #: grant key (a device name or kind, or an alias a build requests) -> alias target
     #: (``""`` for a plain grant)
-    devices: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    devices: Mapping[str, str] = MappingProxyType({})  # immutable: one shared default
     #: other entitlements asked for (``network.host``, ``security.insecure``)
     other: frozenset[str] = frozenset()
 

@@ -19,7 +19,6 @@ Deliberate differences from BuildKit (docs/compatibility.md, Builds):
 
 from __future__ import annotations
 
-import logging
 import os
 import posixpath
 import re
@@ -29,13 +28,13 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from cdi.errors import CDIError
-from cdi.generate.edits import READ_ONLY_BIND
-from cdi.generate.rootview import open_in_root, resolve_in_root
 from cdi.gotext import path_error
 from cdi.policy.ondemand import InstallerError, ProgressCallback
 from cdi.spec import record
 
 if TYPE_CHECKING:
+    import logging
+
     from cdi.generate.nvml import Nvml
     from cdi.generate.options import Options
     from cdi.spec.model import Spec
@@ -50,32 +49,37 @@ WSL_DIR = "/usr/lib/wsl"
 DRIVER_ROOT_ENV = "NVIDIA_CTK_DRIVER_ROOT"
 HOOK_PATH_ENV = "NVIDIA_CTK_CDI_HOOK_PATH"
 
+# The host is looked at (cdi.generate.rootview) only when the installer is asked about it:
+# every build makes the installers, few use them.
+
 # BuildKit's regex; ASCII so that \s, \w and \d mean what they mean in Go's RE2.
-_VERSION = re.compile(r"NVIDIA .* Kernel Module(?:[\s\w\d]+)?\s+(\d+\.\d+)", re.ASCII)
+# Compiled by re on first use: only a host with the driver is asked.
+_VERSION = r"NVIDIA .* Kernel Module(?:[\s\w\d]+)?\s+(\d+\.\d+)"
 
 
 def parse_driver_version(text: str) -> str:
     """``major.minor`` from the text of ``/proc/driver/nvidia/version`` (BuildKit's
     ``parseVersion``); raises :class:`InstallerError` when it does not match."""
-    found = _VERSION.search(text)
+    found = re.search(_VERSION, text, re.ASCII)
     if found is None:
         raise InstallerError("could not parse NVIDIA driver version")
     return found.group(1)
 
 
-class _ToProgress(logging.Handler):
-    """Forwards the generator's warnings into the progress step, as BuildKit streams
-    ``nvidia-ctk``'s stderr into it."""
+def _progress_handler(progress: ProgressCallback) -> logging.Handler:
+    """A logging handler that forwards the generator's warnings into the progress step, as
+    BuildKit streams ``nvidia-ctk``'s stderr into it (made only when a spec is generated:
+    importing logging costs every build that does not)."""
+    import logging
 
-    def __init__(self, progress: ProgressCallback) -> None:
-        super().__init__(logging.WARNING)
-        self._progress = progress
+    class ToProgress(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            try:
+                progress(f"Warning: {record.getMessage()}")
+            except Exception:  # a logging handler must never raise
+                self.handleError(record)
 
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self._progress(f"Warning: {record.getMessage()}")
-        except Exception:  # a logging handler must never raise
-            self.handleError(record)
+    return ToProgress(logging.WARNING)
 
 
 def default_hook_path() -> str:
@@ -124,7 +128,7 @@ class NvidiaInstaller:
         """BuildKit's check: a driver version that parses, else an NVIDIA PCI device, else
         WSL's ``/dev/dxg``; raises :class:`InstallerError` otherwise."""
         text = self._driver_version_text()
-        if text is not None and _VERSION.search(text):
+        if text is not None and re.search(_VERSION, text, re.ASCII):
             return
         if self._has_nvidia_pci_device() or self._exists(DXG):
             return
@@ -135,6 +139,8 @@ class NvidiaInstaller:
 
     def _driver_version_text(self) -> str | None:
         """The text of the driver's version file; ``None`` when it cannot be read."""
+        from cdi.generate.rootview import open_in_root
+
         try:
             with open_in_root(self.host_root, DRIVER_VERSION_FILE) as handle:
                 return handle.read(64 * 1024).decode("utf-8", "replace")
@@ -142,6 +148,8 @@ class NvidiaInstaller:
             return None
 
     def _has_nvidia_pci_device(self) -> bool:
+        from cdi.generate.rootview import open_in_root, resolve_in_root
+
         directory = self.host_path(PCI_DEVICES_DIR)
         try:
             entries = sorted(os.listdir(resolve_in_root(self.host_root, PCI_DEVICES_DIR)))
@@ -163,6 +171,8 @@ class NvidiaInstaller:
         return posixpath.join(self.host_root, path.lstrip("/"))
 
     def _exists(self, path: str) -> bool:
+        from cdi.generate.rootview import resolve_in_root
+
         try:
             os.lstat(resolve_in_root(self.host_root, path))
         except OSError:
@@ -186,11 +196,13 @@ class NvidiaInstaller:
 
     def run(self, progress: ProgressCallback) -> None:
         """Generate the spec and write it atomically (0644) to :attr:`spec_path`."""
+        import logging
+
         from cdi.generate.nvidia import generate
         from cdi.generate.output import write_output
 
         options = self.options()
-        handler = _ToProgress(progress)
+        handler = _progress_handler(progress)
         generator_log = logging.getLogger("cdi.generate")
         generator_log.addHandler(handler)
         try:
@@ -205,6 +217,7 @@ class NvidiaInstaller:
     def _finish(self, spec: Spec, options: Options) -> Spec:
         """The generated *spec* with the persisted auto-allow and, on WSL, the WSL folder;
         its ``cdiVersion`` recomputed (annotations need 0.6.0)."""
+        from cdi.generate.edits import READ_ONLY_BIND
         from cdi.generate.wsl import has_dxcore
         from cdi.policy.ondemand import AUTOALLOW_ANNOTATION
         from cdi.spec.model import Mount
@@ -224,6 +237,8 @@ class NvidiaInstaller:
 
     def _directory(self, path: str) -> str | None:
         """The host path of directory *path* under the host root, if it is one."""
+        from cdi.generate.rootview import resolve_in_root
+
         try:
             resolved = resolve_in_root(self.host_root, path)
             info = os.lstat(resolved)

@@ -18,7 +18,6 @@ import posixpath
 from collections.abc import Callable
 from types import MappingProxyType
 
-from cdi.generate.rootview import resolve_in_root
 from cdi.gotext import path_error
 from cdi.policy.ondemand import InstallerError, ProgressCallback
 
@@ -76,6 +75,8 @@ class VenusInstaller:
 
     def _stat_error(self, path: str) -> str | None:
         """Go's ``os.Stat`` error for *path* under the host root, or ``None``."""
+        from cdi.generate.rootview import resolve_in_root  # every build makes the installer
+
         try:
             os.stat(resolve_in_root(self.host_root, path))
         except OSError as err:

@@ -28,6 +28,7 @@ import weakref
 from _thread import RLock  # threading itself costs a new process more than it needs
 
 from cdi.errors import CDIError, SpecWriteError, UnresolvableDevicesError
+from cdi.lazylog import LazyLogger
 from cdi.registry.dirs import resolve_spec_dirs
 from cdi.registry.index import INDEX_ENV, IndexStore, default_index_dir
 from cdi.registry.resolve import CONFLICT, DeviceTable, Resolution, Resolver
@@ -50,10 +51,7 @@ if TYPE_CHECKING:
 __all__ = ["Registry"]
 
 
-def _log() -> Any:
-    import logging  # only when there is something to say
-
-    return logging.getLogger(__name__)
+_log = LazyLogger(__name__)  # logging is imported only to say something
 
 
 #: How often a registry without a watcher tries to create one again.
@@ -265,7 +263,7 @@ class Registry:
             # Typically EMFILE: no inotify instances or descriptors left.
             reason = (err.strerror if isinstance(err, OSError) else None) or str(err)
             self._watcher_error = f"failed to create watcher: {reason[:1].lower()}{reason[1:]}"
-            _log().warning("CDI registry: %s; refreshing on access instead", self._watcher_error)
+            _log.warning("CDI registry: %s; refreshing on access instead", self._watcher_error)
             return
         if self._finalizer is not None:  # the one for a watcher that died
             self._finalizer.detach()
@@ -314,7 +312,7 @@ class Registry:
             try:
                 self._on_change(self)
             except Exception:  # a listener's bug must not break whoever triggered the refresh
-                _log().exception("CDI registry on_change callback failed")
+                _log.exception("CDI registry on_change callback failed")
 
     def _current(self) -> _Snapshot:
         if self._auto_refresh and not self._closed:

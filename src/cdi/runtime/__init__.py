@@ -12,17 +12,44 @@ Needs root, runc (Debian package ``runc``) and, for the busybox root, a static b
 else ``$CDI_RUNTIME_ROOT``, else the runtime's default (runc: ``/run/runc``).
 """
 
-from cdi.runtime.errors import ContainerError, ContainerTimeoutError, RuntimeSetupError
-from cdi.runtime.oci import DEFAULT_CAPABILITIES, DEFAULT_PATH, default_oci_spec
-from cdi.runtime.rootfs import find_busybox, make_busybox_rootfs
-from cdi.runtime.runc import (
-    RUNTIME_ROOT_ENV,
-    check_privileges,
-    find_runtime,
-    new_container_id,
-    resolve_runtime_root,
-    run_container,
-)
+from cdi.lazy import lazy_exports
+
+TYPE_CHECKING = False  # typing is not imported at run time (start path)
+if TYPE_CHECKING:
+    from cdi.runtime.errors import ContainerError, ContainerTimeoutError, RuntimeSetupError
+    from cdi.runtime.oci import DEFAULT_CAPABILITIES, DEFAULT_PATH, default_oci_spec
+    from cdi.runtime.rootfs import find_busybox, make_busybox_rootfs
+    from cdi.runtime.runc import (
+        RUNTIME_ROOT_ENV,
+        check_privileges,
+        find_runtime,
+        new_container_id,
+        resolve_runtime_root,
+        run_container,
+    )
+
+#: public name -> the module that defines it (imported on first use: a build, which runs
+#: containers, need not load the root filesystem maker)
+_EXPORTS: dict[str, str] = {
+    **dict.fromkeys(
+        ("ContainerError", "ContainerTimeoutError", "RuntimeSetupError"), "cdi.runtime.errors"
+    ),
+    **dict.fromkeys(
+        ("DEFAULT_CAPABILITIES", "DEFAULT_PATH", "default_oci_spec"), "cdi.runtime.oci"
+    ),
+    **dict.fromkeys(("find_busybox", "make_busybox_rootfs"), "cdi.runtime.rootfs"),
+    **dict.fromkeys(
+        (
+            "RUNTIME_ROOT_ENV",
+            "check_privileges",
+            "find_runtime",
+            "new_container_id",
+            "resolve_runtime_root",
+            "run_container",
+        ),
+        "cdi.runtime.runc",
+    ),
+}
 
 __all__ = [
     "DEFAULT_CAPABILITIES",
@@ -40,3 +67,6 @@ __all__ = [
     "resolve_runtime_root",
     "run_container",
 ]
+
+if not TYPE_CHECKING:  # hidden from type checkers, which would then accept any name
+    __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals(), __all__)

@@ -6,7 +6,6 @@ it is what the end-to-end tests, ``cdi run`` and the build executor's scratch st
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import shutil
@@ -14,10 +13,11 @@ import subprocess
 from pathlib import Path
 
 from cdi.atomicfile import replacing
+from cdi.lazylog import LazyLogger
 from cdi.runtime.elf import NotAnExecutableError, elf_interpreter
 from cdi.runtime.errors import RuntimeSetupError
 
-logger = logging.getLogger(__name__)
+logger = LazyLogger(__name__)  # logging is imported only to say something
 
 INSTALL_HINT = "install Debian's busybox-static"
 _CANDIDATES = ("/bin/busybox", "/usr/bin/busybox", "/sbin/busybox", "/usr/sbin/busybox")

@@ -21,7 +21,6 @@ with a non-zero status counts as the runtime's failure.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 import shutil
@@ -31,6 +30,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from cdi.lazylog import LazyLogger
 from cdi.runtime.errors import (
     STATUS_CANNOT_INVOKE,
     STATUS_NOT_FOUND,
@@ -40,7 +40,7 @@ from cdi.runtime.errors import (
     RuntimeSetupError,
 )
 
-logger = logging.getLogger(__name__)
+logger = LazyLogger(__name__)  # logging is imported only to say something
 
 StdStream = int | IO[Any] | None
 

@@ -49,12 +49,17 @@ class FrozenRecordError(AttributeError):
     """An attempt to assign to or delete a field of a record instance."""
 
 
-def _field_names(cls: type) -> tuple[str, ...]:
+def field_names(
+    cls: type, attribute: str = FIELDS_ATTRIBUTE, kind: str = "record"
+) -> tuple[str, ...]:
+    """The fields of the record class *cls* being made: its own annotations, ``ClassVar``
+    ones excepted. *attribute* marks the classes already made (*kind*: what they are called
+    in the error); a record never extends another."""
     for base in cls.__mro__[1:]:
-        if FIELDS_ATTRIBUTE in base.__dict__:
+        if attribute in base.__dict__:
             # Inherited fields would need the base's defaults and order rules; nothing needs it.
             raise TypeError(
-                f"record class {cls.__qualname__} cannot extend record {base.__qualname__}"
+                f"{kind} class {cls.__qualname__} cannot extend {kind} {base.__qualname__}"
             )
     # Since Python 3.10 this is the class's own annotations only, never a base class's.
     annotations: dict[str, Any] = cls.__annotations__
@@ -97,8 +102,7 @@ def _init_source(cls: type, names: tuple[str, ...]) -> tuple[str, dict[str, Any]
     for name in names:
         if name in cls.__dict__:
             default = cls.__dict__[name]
-            if isinstance(default, _MUTABLE_DEFAULTS):
-                raise ValueError(f"mutable default {type(default)} for field {name} is not allowed")
+            check_default(name, default)
             namespace[f"_default_{name}"] = default
             parameters.append(f"{name}=_default_{name}")
             defaulted = name
@@ -114,6 +118,13 @@ def _init_source(cls: type, names: tuple[str, ...]) -> tuple[str, dict[str, Any]
     return source, namespace
 
 
+def check_default(name: str, default: object, advice: str = "") -> None:
+    """Refuse a default that one instance could change under another's feet (as dataclasses
+    does); *advice* ends the message."""
+    if isinstance(default, _MUTABLE_DEFAULTS):
+        raise ValueError(f"mutable default {type(default)} for field {name} is not allowed{advice}")
+
+
 def _make_key(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
     """The function giving an instance's field values as a tuple (attrgetter, in C)."""
     if len(names) > 1:
@@ -125,10 +136,9 @@ def _make_key(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
     return lambda instance: ()
 
 
-def _make_methods(cls: type, names: tuple[str, ...]) -> dict[str, Callable[..., Any]]:
+def value_methods(names: tuple[str, ...]) -> dict[str, Callable[..., Any]]:
+    """``__repr__`` and ``__eq__`` over the fields *names*, as a dataclass has them."""
     key = _make_key(names)
-    field_set = frozenset(names)
-    record_class: type[Any] = cls
 
     def __repr__(self: Any) -> str:
         shown = ", ".join(f"{name}={value!r}" for name, value in zip(names, key(self), strict=True))
@@ -138,6 +148,21 @@ def _make_methods(cls: type, names: tuple[str, ...]) -> dict[str, Callable[..., 
         if other.__class__ is self.__class__:
             return key(self) == key(other)
         return NotImplemented
+
+    return {"__repr__": __repr__, "__eq__": __eq__}
+
+
+def name_methods(cls: type, methods: dict[str, Callable[..., Any]]) -> None:
+    """Give the generated *methods* the names they would have in *cls*'s body."""
+    for method, function in methods.items():
+        function.__qualname__ = f"{cls.__qualname__}.{method}"
+        function.__module__ = cls.__module__
+
+
+def _make_methods(cls: type, names: tuple[str, ...]) -> dict[str, Callable[..., Any]]:
+    key = _make_key(names)
+    field_set = frozenset(names)
+    record_class: type[Any] = cls
 
     def __hash__(self: Any) -> int:
         return hash(key(self))
@@ -159,23 +184,20 @@ def _make_methods(cls: type, names: tuple[str, ...]) -> dict[str, Callable[..., 
 
     methods: dict[str, Callable[..., Any]] = {
         "__init__": _make_init(cls, names),
-        "__repr__": __repr__,
-        "__eq__": __eq__,
+        **value_methods(names),
         "__hash__": __hash__,
         "__replace__": __replace__,
         "__setattr__": __setattr__,
         "__delattr__": __delattr__,
     }
-    for method, function in methods.items():
-        function.__qualname__ = f"{cls.__qualname__}.{method}"
-        function.__module__ = cls.__module__
+    name_methods(cls, methods)
     return methods
 
 
 @dataclass_transform(frozen_default=True)
 def record(cls: type[_T]) -> type[_T]:
     """Make *cls* an immutable record class (the equivalent of ``@dataclass(frozen=True)``)."""
-    names = _field_names(cls)
+    names = field_names(cls)
     own = cls.__dict__
     for method in _FROZEN_METHODS:
         if method in own:
