@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import shlex
-import signal
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -70,6 +67,8 @@ def fail(ctx: click.Context, message: str, *, status: int = 1, hint: str | None 
 
 def _command(ctx: click.Context, *words: str, spec_dirs: Sequence[str] | None = None) -> str:
     """A ``cdi`` command line with *spec_dirs*, else this invocation's ``--spec-dir`` options."""
+    import shlex  # a hint after a failure: not worth its import on every start
+
     line = ["cdi"]
     for directory in spec_dirs if spec_dirs is not None else settings(ctx).spec_dirs or ():
         line += ["--spec-dir", directory]
@@ -129,6 +128,9 @@ def stop_on_signals() -> Iterator[list[int]]:
     where SIGINT was ignored (a shell's background job). Yields the list of the signals
     received. Outside the main thread (no handlers can be set there) it does nothing.
     """
+    import signal
+    import threading  # only the commands that run something need these
+
     received: list[int] = []
     if threading.current_thread() is not threading.main_thread():
         yield received
