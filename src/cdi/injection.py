@@ -48,6 +48,7 @@ __all__ = [
     "StatDevice",
     "fill_device_node",
     "inject",
+    "inject_devices",
     "lstat_device",
     "merge_edits",
 ]
@@ -220,6 +221,22 @@ def inject(
         if gid not in gids:
             gids.append(gid)
     return result
+
+
+def inject_devices(
+    oci_spec: Mapping[str, Any] | None,
+    edits: ContainerEdits,
+    *,
+    stat_device: StatDevice | None = None,
+) -> OCISpec:
+    """:func:`inject` of devices' merged *edits*, with the errors worded as the reference's
+    device injection words them (``failed to inject devices: ...``)."""
+    if oci_spec is None:
+        raise InjectionError("can't inject devices, nil OCI Spec")
+    try:
+        return inject(oci_spec, edits, stat_device=stat_device)
+    except InjectionError as err:
+        raise InjectionError(f"failed to inject devices: {err}") from err
 
 
 def _object(parent: dict[str, Any], key: str) -> dict[str, Any]:

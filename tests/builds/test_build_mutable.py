@@ -123,8 +123,7 @@ def test_class_attributes_match() -> None:
     for name in ("tags", "env"):
         assert not hasattr(RecordState, name) and not hasattr(DataState, name)
     assert RecordState.__match_args__ == DataState.__match_args__
-    assert mutable.fields(RecordState) == tuple(f.name for f in dataclasses.fields(DataState))
-    assert mutable.fields(RecordState("a")) == mutable.fields(RecordState)
+    assert RecordState.__match_args__ == tuple(f.name for f in dataclasses.fields(DataState))
 
 
 def test_match_statement_uses_the_fields_in_order() -> None:
@@ -242,6 +241,3 @@ def test_a_mutable_record_cannot_be_extended_into_another() -> None:
         @mutable_record
         class Sub(RecordOne):
             more: int = 0
-
-    with pytest.raises(TypeError, match="should be called on mutable record classes"):
-        mutable.fields(DataOne)

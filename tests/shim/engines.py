@@ -24,6 +24,7 @@ from typing import Any
 from cdi.build.fs import Root
 from cdi.build.image import ImageConfig
 from cdi.build.output import OutputSpec, write_oci, write_rootfs_tar
+from needs import unavailable
 
 #: The shim as engines store it: an absolute path.
 SHIM = os.path.join(os.path.dirname(sys.executable), "cdi-runtime")
@@ -100,6 +101,13 @@ def busybox_oci_archive(rootfs: Path, dest: Path) -> Path:
         workdir=dest.parent,
     )
     return dest
+
+
+def require_commands(*commands: str) -> None:
+    """Skip (or, where end-to-end tests are required, fail) unless the engine tests can run."""
+    problem = missing_commands(*commands)
+    if problem is not None:
+        unavailable(problem)
 
 
 def missing_commands(*commands: str) -> str | None:

@@ -20,14 +20,13 @@ from engines import (
     SHIM,
     UNTIL_TERM,
     busybox_oci_archive,
-    missing_commands,
     output_of,
+    require_commands,
     run_command,
     token,
     write_spec_dir,
 )
 
-from needs import unavailable
 from tables import cases
 
 pytestmark = pytest.mark.e2e
@@ -35,9 +34,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def oci_archive(busybox_rootfs: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    problem = missing_commands("containerd", "ctr", "containerd-shim-runc-v2", "runc")
-    if problem is not None:
-        unavailable(problem)
+    require_commands("containerd", "ctr", "containerd-shim-runc-v2", "runc")
     return busybox_oci_archive(busybox_rootfs, tmp_path_factory.mktemp("ctr-image") / "oci.tar")
 
 

@@ -22,8 +22,8 @@ from engines import (
     SHIM,
     UNTIL_TERM,
     busybox_rootfs_tar,
-    missing_commands,
     output_of,
+    require_commands,
     run_command,
     token,
     write_spec_dir,
@@ -36,7 +36,6 @@ from podmanengine import (
     private_podman,
 )
 
-from needs import unavailable
 from tables import cases
 
 pytestmark = pytest.mark.e2e
@@ -44,9 +43,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def image_tar(busybox_rootfs: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    problem = missing_commands("podman", "conmon", "runc")
-    if problem is not None:
-        unavailable(problem)
+    require_commands("podman", "conmon", "runc")
     with podman_fixed_paths():
         yield busybox_rootfs_tar(busybox_rootfs, tmp_path_factory.mktemp("podman") / "busybox.tar")
 

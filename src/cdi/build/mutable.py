@@ -25,7 +25,7 @@ else:
     from cdi.spec.record import dataclass_transform  # its run-time stand-in
 
 
-__all__ = ["field", "fields", "mutable_record"]
+__all__ = ["field", "mutable_record"]
 
 #: The class attribute holding a mutable record class's field names, in order.
 FIELDS_ATTRIBUTE = "__mutable_fields__"
@@ -132,11 +132,3 @@ def mutable_record(cls: type[_T]) -> type[_T]:
     setattr(cls, "__match_args__", names)  # noqa: B010
     setattr(cls, FIELDS_ATTRIBUTE, names)
     return cls
-
-
-def fields(class_or_instance: object) -> tuple[str, ...]:
-    """The field names of a mutable record class or instance, in declaration order."""
-    names: tuple[str, ...] | None = getattr(class_or_instance, FIELDS_ATTRIBUTE, None)
-    if names is None:
-        raise TypeError("fields() should be called on mutable record classes or instances")
-    return names

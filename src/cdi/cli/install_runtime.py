@@ -1,15 +1,13 @@
 """``cdi install-runtime``: register ``cdi-runtime`` with podman, Docker, containerd or CRI-O.
 
-The change itself is :func:`cdi.shim.engines.register`'s; this module finds the runtime, reads
-the engine's config file, prints the change and, with ``--apply``, writes it.
+The change itself, and reading and writing the engine's file, are :mod:`cdi.shim.engines`'s;
+this module finds the runtime, prints the change and, with ``--apply``, has it written.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import stat
 import sys
 
 import click
@@ -22,7 +20,9 @@ from cdi.shim.engines import (
     EngineConfigError,
     Registration,
     RuntimeOptions,
+    read_config,
     register,
+    write_config,
 )
 
 #: The script this command registers, installed beside ``cdi``.
@@ -89,7 +89,7 @@ def install_runtime(
             hint="Name it with --runtime-path PATH.",
         )
     try:
-        existing = _read(path)
+        existing = read_config(path)
         change = register(engine, path, existing, RuntimeOptions(runtime, name, set_default))
     except OSError as err:
         fail(ctx, f"cannot read {path}: {err.strerror}")
@@ -135,34 +135,6 @@ def default_runtime_path() -> str | None:
             return beside
     found = shutil.which(RUNTIME_SCRIPT)
     return os.path.abspath(found) if found else None
-
-
-def write_config(path: str, data: bytes) -> None:
-    """Replace the file at *path* (a link: its target) with *data* atomically, keeping its
-    mode and owner; a new file gets mode 0644 and the directories it needs."""
-    from cdi.atomicfile import replacing
-
-    target = os.path.realpath(path)
-    try:
-        info: os.stat_result | None = os.stat(target)
-    except FileNotFoundError:
-        info = None
-        os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
-    with replacing(target, 0o644 if info is None else stat.S_IMODE(info.st_mode)) as handle:
-        handle.write(data)
-        if info is not None and (info.st_uid, info.st_gid) != (os.geteuid(), os.getegid()):
-            # Only root may give a file away; anyone else ends up owning what they write,
-            # as with any editor.
-            with contextlib.suppress(PermissionError):
-                os.fchown(handle.fileno(), info.st_uid, info.st_gid)
-
-
-def _read(path: str) -> bytes | None:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None
 
 
 def _print_text(change: Registration, name: str, *, applied: bool) -> None:

@@ -455,15 +455,11 @@ class Registry:
         Raises :class:`~cdi.errors.UnresolvableDevicesError` (``unresolvable CDI devices a,
         b``) or :class:`~cdi.injection.InjectionError` (``failed to inject devices: ...``).
         """
-        from cdi.injection import InjectionError, inject
+        from cdi.injection import InjectionError, inject_devices
 
         if oci_spec is None:
             raise InjectionError("can't inject devices, nil OCI Spec")
-        edits = self.resolve_edits(devices)
-        try:
-            return inject(oci_spec, edits, stat_device=self._stat_device)
-        except InjectionError as err:
-            raise InjectionError(f"failed to inject devices: {err}") from err
+        return inject_devices(oci_spec, self.resolve_edits(devices), stat_device=self._stat_device)
 
     # -- producing --------------------------------------------------------------------------
 

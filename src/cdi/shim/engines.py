@@ -1,9 +1,9 @@
 """Registering ``cdi-runtime`` with a container engine: the change to the engine's config file.
 
-Pure: :func:`register` is given the engine, the config file's current bytes (``None`` when it
-does not exist) and the options, and says what the file should hold; reading and writing
-files is the caller's business. Each engine learns of a runtime the way
-``nvidia-ctk runtime configure`` teaches it:
+:func:`register` is pure: given the engine, the config file's current bytes (``None`` when
+it does not exist) and the options, it says what the file should hold. :func:`read_config`
+and :func:`write_config` read the file and replace it atomically. Each engine learns of a
+runtime the way ``nvidia-ctk runtime configure`` teaches it:
 
 * docker: ``runtimes.<name> = {"path": ...}`` (and ``default-runtime``) merged into
   ``daemon.json``, every other key kept in its place;
@@ -22,9 +22,12 @@ this module wrote (it starts with :data:`DROP_IN_MARK`) is ours and is rewritten
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import shlex
+import stat
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -50,7 +53,9 @@ __all__ = [
     "EngineConfigError",
     "Registration",
     "RuntimeOptions",
+    "read_config",
     "register",
+    "write_config",
 ]
 
 ENGINES: tuple[str, ...] = ("containerd", "crio", "docker", "podman")
@@ -441,3 +446,32 @@ _BUILDERS: Mapping[str, Callable[[str, bytes | None, RuntimeOptions], Registrati
     "docker": _docker,
     "podman": _toml_engine("podman", _podman, _podman_hints, drop_in=True),
 }
+
+
+def write_config(path: str, data: bytes) -> None:
+    """Replace the file at *path* (a link: its target) with *data* atomically, keeping its
+    mode and owner; a new file gets mode 0644 and the directories it needs."""
+    from cdi.atomicfile import replacing
+
+    target = os.path.realpath(path)
+    try:
+        info: os.stat_result | None = os.stat(target)
+    except FileNotFoundError:
+        info = None
+        os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
+    with replacing(target, 0o644 if info is None else stat.S_IMODE(info.st_mode)) as handle:
+        handle.write(data)
+        if info is not None and (info.st_uid, info.st_gid) != (os.geteuid(), os.getegid()):
+            # Only root may give a file away; anyone else ends up owning what they write,
+            # as with any editor.
+            with contextlib.suppress(PermissionError):
+                os.fchown(handle.fileno(), info.st_uid, info.st_gid)
+
+
+def read_config(path: str) -> bytes | None:
+    """The bytes of the engine's config file at *path*; ``None`` when there is none."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None

@@ -59,7 +59,7 @@ def _inject(
     """*spec* with *devices* injected: from the registry index when no spec file changed
     (the common case, and the cheap one), else through a registry."""
     from cdi.errors import CDIError, UnresolvableDevicesError
-    from cdi.injection import InjectionError, inject
+    from cdi.injection import InjectionError, inject_devices
     from cdi.registry.quick import quick_edits
     from cdi.registry.trust import default_mode
 
@@ -69,10 +69,7 @@ def _inject(
         edits = quick_edits(devices, dirs, trust=trust)
         if edits is not None:
             log.debug("CDI devices resolved from the registry index")
-            try:
-                return inject(spec, edits)
-            except InjectionError as err:  # as Registry.inject says it
-                raise InjectionError(f"failed to inject devices: {err}") from err
+            return inject_devices(spec, edits)
         from cdi.registry.core import Registry
 
         registry = Registry(dirs, trust=trust)
