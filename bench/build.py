@@ -5,19 +5,21 @@ ratio to bare runc, and the issue's target for that ratio:
 
 - bare runc:            ``runc run --bundle B ID`` of busybox ``true`` on a bundle prepared
                         once (the floor every build step pays at least once);
-- build, dir base:      ``cdi build`` of ``examples/build`` with ``--build-context
-                        busybox=DIR`` (a busybox root made once), a new process each time, as
-                        a user runs it: ``--spec-dir examples/cdi --allow device --progress
-                        plain``;
-- build, oci-layout:    the same build with the base given as ``busybox=oci-layout://L``, an
-                        OCI image layout (made once) of the same root, so its layer is
-                        unpacked on every build -- the case the issue measured against
-                        BuildKit.
+- builds:               ``cdi build`` of ``examples/build`` (``FROM busybox``, one ``RUN
+                        --device``), a new process each time, as a user runs it: ``--spec-dir
+                        examples/cdi --allow device --progress plain``, the base given as
+                        ``busybox=oci-layout://L``, an OCI image layout (made once) of a
+                        busybox root -- the case the issue measured against BuildKit -- or
+                        once as the directory itself:
 
-Both builds are cold: there is no build cache yet. Once ``cdi build`` has one, the builds
-here get ``--no-cache`` and the warm cases join them (see ``_warm_cases``).
+  - ``--no-cache``: every step runs (BuildKit's ``--no-cache`` case); the unpacked base
+    comes from the cache, as BuildKit's comes from its snapshots;
+  - empty cache: a new cache directory for each build, so the base is unpacked too;
+  - cache hit: the same build again: every step from the cache, no container;
+  - changed last step: a second Dockerfile on the same base whose last ``RUN`` sees a new
+    build argument each time: only that step runs.
 
-With ``--profile``, it also shows where an oci-layout build's time goes: the slowest
+With ``--profile``, it also shows where an oci-layout ``--no-cache`` build's time goes: the slowest
 imports of one build (``python -X importtime``), the medians of its parts over ``--runs``
 new processes (interpreter, imports, layer unpacking, runc, the rest), and a cProfile
 summary of a build run in this process.
@@ -58,6 +60,8 @@ COLD_TARGET = 3.0
 CACHED_TARGET = 1.5
 # The line the tutorial's step prints; a build that does not show it measured something else.
 EXPECTED_OUTPUT = "FOO=injected"
+#: What a cache hit of that step shows instead (its output is not shown again, as in BuildKit).
+CACHED_RUN = "env | grep ^FOO=\n#5 CACHED"
 
 
 class Case:
@@ -109,31 +113,65 @@ def _build_argv(base: str, extra: list[str]) -> list[str]:
     ]
 
 
-def _run_build(argv: list[str], env: dict[str, str]) -> None:
+def _run_build(argv: list[str], env: dict[str, str], expected: str = EXPECTED_OUTPUT) -> None:
     result = subprocess.run(
         argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False
     )
-    if result.returncode != 0 or EXPECTED_OUTPUT not in result.stderr + result.stdout:
+    if result.returncode != 0 or expected not in result.stderr + result.stdout:
         raise SystemExit(
-            f"the build failed or did not print {EXPECTED_OUTPUT!r}:\n"
+            f"the build failed or did not print {expected!r}:\n"
             f"$ {' '.join(argv)}\n{result.stdout}{result.stderr}"
         )
 
 
-def _warm_cases(base: str, env: dict[str, str]) -> list[Case]:
-    """The cases that need a build cache; none until ``cdi build`` has one.
+#: The issue's "second Dockerfile with the same base and a changed last step": the first
+#: steps are cached; the last one sees a new ``N`` on every build, so it runs every time.
+CHANGED_LAST_STEP = """\
+# syntax=docker/dockerfile:1-labs
+FROM busybox
+RUN echo prepared > /prepared
+ARG N
+RUN --device=vendor1.com/device env | grep ^FOO= && echo "$N" > /n
+"""
 
-    When it does (``--cache-dir``/``--no-cache``), add here, with a cache dir made per run
-    of this script and primed by one build before the timed rounds:
 
-    - "same build again (cache hit)", target CACHED_TARGET: the tutorial build, unchanged;
-    - "changed last step", no target: a second Dockerfile whose last ``RUN`` differs, so
-      only that step runs.
+def _cache_cases(base: str, env: dict[str, str], work: Path) -> list[Case]:
+    """The builds with a build cache, *base* being the busybox context's source.
 
-    and give the cold cases ``--no-cache``.
+    - empty cache: a new cache directory each build, so the base is unpacked too;
+    - ``--no-cache``: every step runs, the unpacked base comes from the cache;
+    - cache hit: the tutorial build again, every step from the cache, no container;
+    - changed last step: only the last step runs.
     """
-    del base, env
-    return []
+    cache = work / "cache"
+    fresh = iter(range(1 << 30))
+    context = work / "changed-last-step"
+    context.mkdir()
+    (context / "Dockerfile").write_text(CHANGED_LAST_STEP)
+    counter = iter(range(1 << 30))
+
+    def empty_cache() -> None:
+        _run_build(_build_argv(base, ["--cache-dir", str(work / f"empty-{next(fresh)}")]), env)
+
+    def changed_last_step() -> None:
+        argv = _build_argv(base, ["--cache-dir", str(cache), "--build-arg", f"N={next(counter)}"])
+        argv[-1] = str(context)
+        _run_build(argv, env)
+
+    return [
+        Case("build, empty cache", empty_cache, COLD_TARGET),
+        Case(
+            "build, --no-cache",
+            lambda: _run_build(_build_argv(base, ["--cache-dir", str(cache), "--no-cache"]), env),
+            COLD_TARGET,
+        ),
+        Case(
+            "build again (cache hit)",
+            lambda: _run_build(_build_argv(base, ["--cache-dir", str(cache)]), env, CACHED_RUN),
+            CACHED_TARGET,
+        ),
+        Case("changed last step", changed_last_step, None),
+    ]
 
 
 def _import_profile(argv: list[str], env: dict[str, str], top: int) -> str:
@@ -341,13 +379,13 @@ def main() -> None:
                 stdin=subprocess.DEVNULL,
             )
 
-        dir_argv = _build_argv(str(rootfs), [])
-        layout_argv = _build_argv(f"oci-layout://{layout}", [])
+        cache = ["--cache-dir", str(work / "cache")]
+        dir_argv = _build_argv(str(rootfs), [*cache, "--no-cache"])
+        layout_argv = _build_argv(f"oci-layout://{layout}", [*cache, "--no-cache"])
         cases = [
             Case(BASELINE, bare, None),
-            Case("build, dir base (cold)", lambda: _run_build(dir_argv, env), COLD_TARGET),
-            Case("build, oci-layout (cold)", lambda: _run_build(layout_argv, env), COLD_TARGET),
-            *_warm_cases(f"oci-layout://{layout}", env),
+            Case("build, dir base, --no-cache", lambda: _run_build(dir_argv, env), COLD_TARGET),
+            *_cache_cases(f"oci-layout://{layout}", env, work),
         ]
         for case in cases:  # warm up: page cache, bytecode, runc's binary
             case.action()
@@ -361,11 +399,11 @@ def main() -> None:
             calls = _call_profile(layout_argv, args.top)
     baseline = statistics.median(cases[0].samples)
     print(f"{args.runs} interleaved runs each; the tutorial build (examples/build), medians")
-    print(f"{'case':<28} {'median ms':>10} {'x bare runc':>12} {'target':>8}")
+    print(f"{'case':<30} {'median ms':>10} {'x bare runc':>12} {'target':>8}")
     for case in cases:
         median = statistics.median(case.samples)
         target = f"<= {case.target:g}x" if case.target is not None else ""
-        print(f"{case.name:<28} {median:>10.1f} {median / baseline:>11.2f}x {target:>8}")
+        print(f"{case.name:<30} {median:>10.1f} {median / baseline:>11.2f}x {target:>8}")
     if args.profile:
         print()
         print(imports)

@@ -12,11 +12,12 @@
 #   6. inspect   the devices a build may use: foo is not allowed automatically
 #   7. rootfs    build/rootfs, the busybox root filesystem the builds use as `FROM busybox`
 #   8. build     examples/build/Dockerfile asks for the device: refused without --allow
-#   9. build     again with --allow device: the step prints FOO=injected
+#   9. build     again with --allow device: the step prints FOO=injected; built once
+#                more, the step comes from the build cache (CACHED)
 #  10. build     with the autoallow annotation (examples/cdi-autoallow/): no --allow needed
 #  11-14. a simulated GPU host (no real GPU; needs root and cc): inspect --host-root lists
 #           nvidia.com/gpu on demand; the GPU build prepares it, then nvidia-smi -L prints
-#           the GPU; built again, the spec is reused
+#           the GPU; built again, the spec is reused and the step comes from the cache
 #
 # Usage: sh examples/demo.sh [VENV_BIN]   (make demo passes .venv/bin, with the package
 # already installed in it), from the checkout's top directory. Each command is shown as the
@@ -120,6 +121,11 @@ else
 fi
 
 # -- 6-10. builds ---------------------------------------------------------------------------
+# The demo's builds have a cache of their own, emptied first: the first build of each step
+# runs it, every time the demo runs.
+CDI_BUILD_CACHE="$(pwd)/build/build-cache"
+export CDI_BUILD_CACHE
+rm -rf "$CDI_BUILD_CACHE"
 step "6. inspect: the devices a build may use"
 show 'cdi --spec-dir examples/cdi inspect'
 
@@ -131,6 +137,9 @@ if [ "$can_run" = yes ]; then
     refused 'cdi --spec-dir examples/cdi build --build-context busybox=build/rootfs examples/build'
 
     step "9. build with --allow device"
+    show 'cdi --spec-dir examples/cdi build --build-context busybox=build/rootfs --allow device --progress plain examples/build'
+
+    step "9b. the same build again: its step comes from the build cache"
     show 'cdi --spec-dir examples/cdi build --build-context busybox=build/rootfs --allow device --progress plain examples/build'
 
     step "10. build with the autoallow annotation, without --allow"
@@ -160,7 +169,7 @@ else
     show 'cat examples/gpu-build/Dockerfile'
     show 'cdi --spec-dir build/gpu/cdi build --host-root build/gpu/host --build-context ubuntu=build/gpu/ubuntu --progress plain examples/gpu-build'
 
-    step "14. Simulated GPU host: built again, the generated spec is reused"
+    step "14. Simulated GPU host: built again, the generated spec is reused, the step cached"
     show 'cdi --spec-dir build/gpu/cdi inspect --host-root build/gpu/host'
     show 'cdi --spec-dir build/gpu/cdi build --host-root build/gpu/host --build-context ubuntu=build/gpu/ubuntu --progress plain examples/gpu-build'
 fi

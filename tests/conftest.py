@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from cdi.build.cache.store import CACHE_ENV
 from cdi.registry.index import INDEX_DIR_ENV
 from cdi.runtime import (
     RUNTIME_ROOT_ENV,
@@ -101,6 +102,15 @@ def index_dir(_runtime_roots: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     first use, by the registry)."""
     directory = _runtime_roots.parent / "indexes" / str(next(_ROOT_NUMBERS))
     monkeypatch.setenv(INDEX_DIR_ENV, str(directory))
+    return directory
+
+
+@pytest.fixture(autouse=True)
+def build_cache_dir(_runtime_roots: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """This test's build cache, set as ``$CDI_BUILD_CACHE`` (created by the first build
+    that uses it): ``cdi build`` never uses the machine's own cache in a test."""
+    directory = _runtime_roots.parent / "build-caches" / str(next(_ROOT_NUMBERS))
+    monkeypatch.setenv(CACHE_ENV, str(directory))
     return directory
 
 

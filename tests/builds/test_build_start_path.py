@@ -25,7 +25,7 @@ NOT_FOR_A_DIRECTORY_BUILD = frozenset(
         "dataclasses",  # the build's classes are records (cdi.build.mutable, cdi.spec.record)
         "tarfile",  # image layers and archives (cdi.build.layers), ADD of an archive
         "gzip",  # outputs
-        "hashlib",  # digests of image blobs and outputs
+        # (hashlib loads: a directory context's cache key is a digest of its content)
         "tomllib",  # --config
         "cdi.build.output",
         "cdi.build.layers",

@@ -15,7 +15,8 @@ stages, sources, the device check), :mod:`~cdi.build.executor` (running the stag
 :mod:`~cdi.build.stage_state`, :mod:`~cdi.build.run_step` (RUN in runc),
 :mod:`~cdi.build.copy_step` (COPY/ADD), :mod:`~cdi.build.progress`, :mod:`~cdi.build.output`,
 :mod:`~cdi.build.errors` (what a failed build raises), :mod:`~cdi.build.mutable` (the
-methods of ``@dataclass`` for the build's state classes, without its import cost).
+methods of ``@dataclass`` for the build's state classes, without its import cost), and the
+build cache, :mod:`cdi.build.cache`.
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from cdi.build.context import DirectorySource
+from cdi.build.cache.snapshots import Snapshot, Snapshots
+from cdi.build.context import DirectorySource, Source
 from cdi.build.dockerfile import CopyInstruction, Heredoc
 from cdi.build.errors import StepError
 from cdi.build.expand import ExpansionError, expand
@@ -24,71 +25,165 @@ from cdi.build.progress import Vertex
 from cdi.build.stage_state import StageState
 from cdi.build.users import UserError, resolve_chown
 
+TYPE_CHECKING = False  # typing is not imported at run time (start path)
+if TYPE_CHECKING:
+    from typing import Any
+
 #: Whether a source path (relative, ``/``-separated; is it a directory) is left out.
 Exclude = Callable[[str, bool], bool]
 #: What ``^(?:https?://|git@|git://)`` matches: a source that is a URL.
 _URL_PREFIXES = ("http://", "https://", "git@", "git://")
 
 
-class CopySteps:
-    """Runs the COPY and ADD steps of a build planned by *plan*.
+class _CopyRequest:
+    """A COPY/ADD instruction with its words expanded, before any file is looked at."""
 
-    *states* are the stages executed so far, by index: ``COPY --from`` reads their roots.
-    """
-
-    def __init__(self, plan: BuildPlan, states: Mapping[int, StageState]) -> None:
-        self.plan = plan
-        self.states = states
-        #: ``id()`` of a source that is not a directory -> where it was unpacked.
-        self.source_roots: dict[int, Root] = {}
-
-    def copy(self, vertex: Vertex, state: StageState, instruction: CopyInstruction) -> None:
-        """Copy the sources of the COPY/ADD *instruction* into the stage's root."""
+    def __init__(self, plan: BuildPlan, state: StageState, instruction: CopyInstruction) -> None:
         env = state.expansion_env()
-        dest = self.plan.expand(instruction.dest, env, instruction)
-        if not dest:
+        self.env = env
+        self.dest = plan.expand(instruction.dest, env, instruction)
+        if not self.dest:
             raise StepError(f"{instruction.keyword} destination can not be empty")
-        workdir = state.config.working_dir or "/"
-        dest_is_dir = dest.endswith("/") or dest in (".", "..") or dest.endswith("/.")
-        if len(instruction.sources) > 1 and not dest_is_dir:
+        dest = self.dest
+        self.dest_is_dir = dest.endswith("/") or dest in (".", "..") or dest.endswith("/.")
+        if len(instruction.sources) > 1 and not self.dest_is_dir:
             raise StepError(
                 f"When using {instruction.keyword} with more than one source file, "
                 "the destination must be a directory and end with a /"
             )
-        dest_path = posixpath.normpath(posixpath.join(workdir, dest))
-        owner: Owner | None = None
-        if instruction.chown:
-            try:
-                owner = resolve_chown(
-                    state.root, self.plan.expand(instruction.chown, env, instruction)
-                )
-            except UserError as exc:
-                raise StepError(str(exc)) from exc
-        mode = (
-            _parse_chmod(self.plan.expand(instruction.chmod, env, instruction))
-            if instruction.chmod
-            else None
-        )
-        from_name = self.plan.copy_from(instruction)
+        self.dest_path = posixpath.normpath(posixpath.join(state.config.working_dir or "/", dest))
+        self.chown = plan.expand(instruction.chown, env, instruction) if instruction.chown else ""
+        self.chmod = plan.expand(instruction.chmod, env, instruction) if instruction.chmod else ""
+        self.mode = _parse_chmod(self.chmod) if self.chmod else None
+        self.from_name = plan.copy_from(instruction)
         heredocs = {doc.name: doc for doc in instruction.heredocs}
-        sources: list[tuple[Root, str, bool]] = []  # (root, path in root, from the main context)
-        written = 0
-        source_root, from_context, exclude = self._source_root(state, from_name, instruction)
+        #: Each source in order: a heredoc, or the expanded source path or pattern.
+        self.sources: list[Heredoc | str] = []
         for raw in instruction.sources:
             heredoc_name = raw[2:].lstrip("-").strip("\"'") if raw.startswith("<<") else None
             if heredoc_name is not None and heredoc_name in heredocs:
-                target = posixpath.join(dest_path, heredoc_name) if dest_is_dir else dest_path
-                written += self._write_heredoc(
-                    state, heredocs[heredoc_name], target, CopyOptions(owner=owner, mode=mode), env
-                )
+                self.sources.append(heredocs[heredoc_name])
                 continue
-            value = self.plan.expand(raw, env, instruction)
+            value = plan.expand(raw, env, instruction)
             if value.startswith(_URL_PREFIXES):
                 raise StepError(
                     f"{instruction.keyword} from a URL ({value}) is not supported: "
                     "build steps have no network"
                 )
-            for path in self._match_sources(source_root, value, from_context, exclude):
+            self.sources.append(value)
+
+
+class CopySteps:
+    """Runs the COPY and ADD steps of a build planned by *plan*.
+
+    *states* are the stages executed so far, by index: ``COPY --from`` reads their
+    snapshots, through *snapshots*; *source_snapshot* gives the snapshot of an image source.
+    """
+
+    def __init__(
+        self,
+        plan: BuildPlan,
+        states: Mapping[int, StageState],
+        snapshots: Snapshots,
+        source_snapshot: Callable[[Source], Snapshot],
+    ) -> None:
+        self.plan = plan
+        self.states = states
+        self.snapshots = snapshots
+        self.source_snapshot = source_snapshot
+
+    def prepare(
+        self, state: StageState, instruction: CopyInstruction
+    ) -> tuple[Any, Callable[[Vertex], None]]:
+        """The COPY/ADD *instruction*'s cache material, and the action that copies.
+
+        The material is its expanded words, its heredocs, and its sources: the content
+        digests of what it copies from a context, or the cache key of the stage or image it
+        copies from.
+        """
+        from cdi.build.cache.digest import tree_digest
+
+        request = _CopyRequest(self.plan, state, instruction)
+        sources: list[Any] = []
+        origin: Any = None
+        for source in request.sources:
+            if isinstance(source, Heredoc):
+                content = self._heredoc_content(source, request.env)
+                sources.append({"heredoc": source.name, "content": content})
+                continue
+            kind, key = self._source_key(state, request.from_name, instruction)
+            if kind != "context":
+                origin = {kind: key}
+                sources.append(source)
+                continue
+            root, _, exclude = self._source_root(state, request.from_name, instruction)
+            for path in self._match_sources(root, source, True, exclude):
+                host = root.resolve(path)
+                relative = root.relative(host).lstrip("/")
+                digest = tree_digest(
+                    host, "" if relative == "." else relative, exclude=exclude, owners=False
+                )
+                sources.append({"path": path, "digest": digest})
+        material = {
+            "copy": instruction.keyword,
+            "dest": request.dest,
+            "dest_path": request.dest_path,
+            "chown": request.chown,
+            "chmod": request.chmod,
+            "from": origin,
+            "sources": sources,
+        }
+        return material, lambda vertex: self._copy(vertex, state, instruction, request)
+
+    def _source_key(
+        self, state: StageState, from_name: str | None, instruction: CopyInstruction
+    ) -> tuple[str, str]:
+        """("context", "") for sources read from a directory, else ("stage"|"image", the
+        cache key of what they are read from)."""
+        if from_name is None:
+            return "context", ""
+        index = self.plan.stage_ref(from_name, before=state.plan.stage.index)
+        if index is not None:
+            return "stage", self.states[index].snapshot.key
+        source = self.plan.source(from_name, instruction)
+        if source.directory() is not None:
+            return "context", ""
+        return "image", self.plan.source_key(source)
+
+    def _copy(
+        self,
+        vertex: Vertex,
+        state: StageState,
+        instruction: CopyInstruction,
+        request: _CopyRequest,
+    ) -> None:
+        """Copy the sources of the COPY/ADD *instruction* into the stage's root."""
+        owner: Owner | None = None
+        if request.chown:
+            try:
+                owner = resolve_chown(state.root, request.chown)
+            except UserError as exc:
+                raise StepError(str(exc)) from exc
+        mode = request.mode
+        dest_path = request.dest_path
+        dest_is_dir = request.dest_is_dir
+        sources: list[tuple[Root, str, bool]] = []  # (root, path in root, from the main context)
+        written = 0
+        source_root, from_context, exclude = self._source_root(
+            state, request.from_name, instruction
+        )
+        for source in request.sources:
+            if isinstance(source, Heredoc):
+                target = posixpath.join(dest_path, source.name) if dest_is_dir else dest_path
+                written += self._write_heredoc(
+                    state,
+                    source,
+                    self._heredoc_content(source, request.env),
+                    target,
+                    CopyOptions(owner=owner, mode=mode),
+                )
+                continue
+            for path in self._match_sources(source_root, source, from_context, exclude):
                 sources.append((source_root, path, from_context))
         if len(sources) + written > 1:
             # Several files matched one pattern: the destination can only be a directory.
@@ -139,19 +234,13 @@ class CopySteps:
             return main.root, True, (main.excludes if main.ignore else None)
         index = self.plan.stage_ref(from_name, before=state.plan.stage.index)
         if index is not None:
-            return self.states[index].root, False, None
+            return self.snapshots.view(self.states[index].snapshot), False, None
         source = self.plan.source(from_name, instruction)
         directory = source.directory()
         if directory is not None:
             ignore = source.ignore if isinstance(source, DirectorySource) else None
             return Root(directory), True, (ignore.excludes if ignore else None)
-        key = id(source)
-        if key not in self.source_roots:
-            root = Root(self.plan.workdir / f"source-{len(self.source_roots)}")
-            os.mkdir(root.path)
-            source.unpack(root, lambda _line: None)
-            self.source_roots[key] = root
-        return self.source_roots[key], False, None
+        return self.snapshots.view(self.source_snapshot(source)), False, None
 
     def _match_sources(
         self, root: Root, value: str, from_context: bool, exclude: Exclude | None
@@ -191,22 +280,20 @@ class CopySteps:
             raise StepError("no source files were specified")
         return matches
 
+    def _heredoc_content(self, doc: Heredoc, env: Mapping[str, str]) -> str:
+        """A ``COPY <<EOF`` document's text: expanded, unless its name was quoted."""
+        if doc.quoted:
+            return doc.content
+        try:
+            return expand(doc.content, env, escape=self.plan.dockerfile.escape, quotes=False)
+        except ExpansionError as exc:
+            raise StepError(str(exc)) from exc
+
     def _write_heredoc(
-        self,
-        state: StageState,
-        doc: Heredoc,
-        target: str,
-        options: CopyOptions,
-        env: Mapping[str, str],
+        self, state: StageState, doc: Heredoc, content: str, target: str, options: CopyOptions
     ) -> int:
-        """Write a ``COPY <<EOF`` file (expanded unless its name was quoted) at *target*."""
+        """Write a ``COPY <<EOF`` file with *content* at *target*."""
         owner, mode = options.owner, options.mode
-        content = doc.content
-        if not doc.quoted:
-            try:
-                content = expand(content, env, escape=self.plan.dockerfile.escape, quotes=False)
-            except ExpansionError as exc:
-                raise StepError(str(exc)) from exc
         parent = state.root.mkdirs(posixpath.dirname(target) or "/", owner=owner)
         host = parent / posixpath.basename(target)
         if host.is_symlink() or host.exists():

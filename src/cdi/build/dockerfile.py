@@ -17,12 +17,15 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from cdi.build.errors import BuildError, DockerfileError, parse_error
 from cdi.build.gocsv import CSVError, first_record
 from cdi.build.mutable import field, mutable_record
 from cdi.spec.record import record
+
+TYPE_CHECKING = False  # typing is not imported at run time (start path)
+if TYPE_CHECKING:
+    from typing import Any
 
 #: A parser directive: ``# key=value`` at the very top of the file.
 #: (Patterns are compiled by ``re`` on first use, not when a command that may never parse a

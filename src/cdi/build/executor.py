@@ -11,21 +11,27 @@ A build goes the way BuildKit's goes, in three phases:
    and ADD (:mod:`~cdi.build.copy_step`); the other instructions change the image config;
 3. **export** -- the target stage's root filesystem and image configuration go to the outputs.
 
-Steps run without a network (the container keeps its own, empty, network namespace) and
-without a build cache: every build runs every step.
+Steps that change files (RUN, COPY, ADD, WORKDIR) are cached: each has a key made from its
+parent's key and what it depends on (:mod:`cdi.build.cache.keys`), and a step whose key is in
+the build cache is not run: its stored result becomes the stage's filesystem (``#N CACHED``).
+The other instructions only change the image configuration, which is worked out again on
+every build. Steps run without a network (the container keeps its own, empty, network
+namespace).
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import os
 import posixpath
 import shutil
-import tempfile
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from cdi.build.context import DirectorySource
+from cdi.build.cache.keys import cache_key
+from cdi.build.cache.snapshots import Snapshot, Snapshots
+from cdi.build.cache.store import BuildCache
+from cdi.build.context import DirectorySource, Source
 from cdi.build.copy_step import CopySteps
 from cdi.build.dockerfile import (
     ArgInstruction,
@@ -37,7 +43,7 @@ from cdi.build.dockerfile import (
     WordInstruction,
 )
 from cdi.build.errors import BuildError, DockerfileError, StepError
-from cdi.build.fs import CopyError, Owner, PathEscapeError, Root, copy_tree
+from cdi.build.fs import CopyError, Owner, PathEscapeError, private_dir
 from cdi.build.image import ImageConfig
 from cdi.build.options import BuildOptions, BuildResult
 from cdi.build.plan import BuildPlan, StagePlan, at_line
@@ -45,6 +51,10 @@ from cdi.build.progress import Progress, Vertex
 from cdi.build.run_step import RunSteps
 from cdi.build.stage_state import StageState
 from cdi.errors import CDIError
+
+TYPE_CHECKING = False  # typing is not imported at run time (start path)
+if TYPE_CHECKING:
+    from typing import Any
 
 #: Build arguments every build accepts without an ``ARG`` (BuildKit's predefined ones).
 PROXY_ARGS = frozenset(
@@ -63,6 +73,10 @@ PROXY_ARGS = frozenset(
 )
 
 
+#: The cache key of the empty root filesystem (``FROM scratch``).
+SCRATCH_KEY = cache_key("", {"base": "scratch"})
+
+
 def build(options: BuildOptions) -> BuildResult:
     """Run a build. Raises :class:`BuildError` (BuildKit's message in ``str()``)."""
     return _Build(options).run()
@@ -74,12 +88,8 @@ def build(options: BuildOptions) -> BuildResult:
 def _created(build_args: Mapping[str, str]) -> tuple[str, int]:
     """The image creation time: ``SOURCE_DATE_EPOCH`` when given (reproducible), else now."""
     epoch_text = build_args.get("SOURCE_DATE_EPOCH") or os.environ.get("SOURCE_DATE_EPOCH")
-    if epoch_text and epoch_text.isdigit():
-        epoch = int(epoch_text)
-    else:
-        epoch = int(_dt.datetime.now(_dt.UTC).timestamp())
-    moment = _dt.datetime.fromtimestamp(epoch, _dt.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ"), epoch
+    epoch = int(epoch_text) if epoch_text and epoch_text.isdigit() else int(time.time())
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch)), epoch
 
 
 def _display_command(instruction: Instruction) -> str:
@@ -114,16 +124,20 @@ class _Build:
         self.states: dict[int, StageState] = {}
         self.runs: RunSteps
         self.copies: CopySteps
+        self.snapshots: Snapshots
 
     def run(self) -> BuildResult:
         base = self.options.workdir
         if base is not None:
             base.mkdir(parents=True, exist_ok=True)
-        self.workdir = Path(tempfile.mkdtemp(prefix="cdi-build-", dir=base))
+        self.workdir = private_dir(base, "cdi-build-")
         self.plan = BuildPlan(self.options, self.progress, self.build_args, self.workdir)
         self.runs = RunSteps(self.plan)
-        self.copies = CopySteps(self.plan, self.states)
+        cache = BuildCache(self.options.cache_dir or self.workdir / "cache")
+        self.snapshots = Snapshots(cache, self.workdir)
+        self.copies = CopySteps(self.plan, self.states, self.snapshots, self._source_snapshot)
         try:
+            self._open_cache(cache)
             self.plan.load()
             target_state = None
             for index in self.plan.needed:
@@ -143,7 +157,18 @@ class _Build:
                 message = f"{message}: {exc.filename}"
             raise BuildError(message) from exc
         finally:
+            # Unmounted before anything is deleted: never delete through a mount.
+            self.snapshots.close()
+            cache.close()
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _open_cache(self, cache: BuildCache) -> None:
+        """Open the build cache; a prune that holds it is waited for, and said so."""
+        try:
+            cache.open(wait=False)
+        except BlockingIOError:
+            self.progress.warn(f"waiting for cdi build prune to finish with {cache.path}")
+            cache.open()
 
     # --- execute ------------------------------------------------------------------------------
 
@@ -153,9 +178,6 @@ class _Build:
         return f"[{label}{state_step:>{width}}/{plan.total_steps}]"
 
     def _execute_stage(self, plan: StagePlan) -> StageState:
-        root = Root(self.workdir / f"stage-{plan.stage.index}")
-        os.mkdir(root.path)
-        os.chmod(root.path, 0o755)
         name = plan.base_name
         if plan.source is not None and not isinstance(plan.source, DirectorySource):
             name = plan.source.description
@@ -164,22 +186,36 @@ class _Build:
             self.progress.vertex(f"{self._prefix(plan, 1)} FROM {name}") as vertex,
         ):
             if plan.base_kind == "scratch":
+                snapshot, _ = self.snapshots.base(SCRATCH_KEY, "scratch", lambda root: None)
                 config = ImageConfig.scratch()
             elif plan.base_kind == "stage":
                 assert plan.base_stage is not None
                 parent = self.states[plan.base_stage]
-                copy_tree(parent.root.path, root)
+                snapshot = parent.snapshot
                 config = parent.config.clone()
             else:
                 assert plan.source is not None
-                plan.source.unpack(root, vertex.status)
+                snapshot = self._source_snapshot(plan.source, vertex)
                 config = plan.config.clone() if plan.config is not None else ImageConfig.scratch()
         proxy = {k: v for k, v in self.build_args.items() if k in PROXY_ARGS}
-        state = StageState(plan=plan, root=root, config=config, proxy=proxy)
+        state = StageState(plan=plan, snapshot=snapshot, config=config, proxy=proxy)
         for instruction in plan.stage.instructions:
             self._dispatch(state, instruction)
         self.states[plan.stage.index] = state
         return state
+
+    def _source_snapshot(self, source: Source, vertex: Vertex | None = None) -> Snapshot:
+        """The base snapshot of *source*, unpacked into the cache unless it is there already
+        (shown ``CACHED`` on *vertex*, unless the build takes nothing from the cache)."""
+        status = vertex.status if vertex is not None else (lambda _line: None)
+        snapshot, cached = self.snapshots.base(
+            self.plan.source_key(source),
+            f"FROM {source.description}",
+            lambda root: source.unpack(root, status),
+        )
+        if cached and vertex is not None and not self.options.no_cache:
+            vertex.mark_cached()
+        return snapshot
 
     def _dispatch(self, state: StageState, instruction: Instruction) -> None:
         env = state.expansion_env()
@@ -224,12 +260,12 @@ class _Build:
             config.add_history(created_by, empty_layer=True, created=self.created)
             return
         if isinstance(instruction, CopyInstruction):
-            self._step(state, instruction, lambda v: self.copies.copy(v, state, instruction))
+            self._step(state, instruction, lambda: self.copies.prepare(state, instruction))
             config.add_history(created_by + " # buildkit", empty_layer=False, created=self.created)
             return
         assert isinstance(instruction, CommandInstruction)
         if instruction.keyword == "RUN":
-            self._step(state, instruction, lambda v: self.runs.run(v, state, instruction))
+            self._step(state, instruction, lambda: self.runs.prepare(state, instruction))
             config.add_history(created_by + " # buildkit", empty_layer=False, created=self.created)
             return
         if instruction.keyword == "SHELL":
@@ -265,7 +301,11 @@ class _Build:
                 except (CopyError, PathEscapeError) as exc:
                     raise StepError(str(exc)) from exc
 
-            self._step(state, instruction, mkdir)
+            # The user as expanded now (its uid is looked up in the root, which the parent's
+            # key stands for).
+            user = self.plan.expand(config.user, state.expansion_env(), instruction)
+            material = {"workdir": path, "user": user}
+            self._step(state, instruction, lambda: (material, mkdir))
             config.add_history(
                 _display_command(instruction), empty_layer=True, created=self.created
             )
@@ -279,14 +319,40 @@ class _Build:
         config.add_history(_display_command(instruction), empty_layer=True, created=self.created)
 
     def _step(
-        self, state: StageState, instruction: Instruction, action: Callable[[Vertex], None]
+        self,
+        state: StageState,
+        instruction: Instruction,
+        prepare: Callable[[], tuple[Any, Callable[[Vertex], None]]],
     ) -> None:
-        """Run *action* as the next numbered step of the stage, with its own vertex."""
+        """The next numbered step of the stage, with its own vertex.
+
+        *prepare* gives the step's cache material and its action. The step is taken from the
+        cache when its key is there; else the action changes a working root, which then
+        becomes the stage's snapshot and the cache's entry for the key.
+        """
         name = f"{self._prefix(state.plan, state.step + 1)} {_display_command(instruction)}"
         state.step += 1
         vertex = self.progress.vertex(name)
         try:
-            action(vertex)
+            material, action = prepare()
+            key = cache_key(state.snapshot.key, material)
+            cached = (
+                None if self.options.no_cache else self.snapshots.cached_step(state.snapshot, key)
+            )
+            if cached is not None:
+                state.snapshot = cached
+                vertex.mark_cached()
+                return
+            working = self.snapshots.working(state.snapshot)
+            state.working = working.root
+            try:
+                action(vertex)
+            except BaseException:
+                self.snapshots.discard(working)
+                raise
+            finally:
+                state.working = None
+            state.snapshot = self.snapshots.commit(working, key, _display_command(instruction))
         except BuildError as exc:
             if exc.line is None:
                 exc.line, exc.end_line = instruction.line, instruction.end_line
@@ -312,22 +378,23 @@ class _Build:
         outputs = list(self.options.outputs)
         if not outputs:
             return
+        root = self.snapshots.view(state.snapshot)
         # The writers (tar, gzip, hashing, JSON) are loaded by the builds that export.
         from cdi.build.output import write_local, write_oci, write_tar
 
         for spec in outputs:
             if spec.type == "local":
                 with self.progress.vertex("exporting to client directory") as vertex:
-                    write_local(state.root, Path(spec.dest), vertex.status)
+                    write_local(root, Path(spec.dest), vertex.status)
             elif spec.type == "tar":
                 with self.progress.vertex("exporting to client tarball") as vertex:
-                    write_tar(state.root, spec, self.options.stdout)
+                    write_tar(root, spec, self.options.stdout)
                     vertex.status("sending tarball done")
             else:
                 with self.progress.vertex("exporting to oci image format") as vertex:
                     result.oci.append(
                         write_oci(
-                            state.root,
+                            root,
                             state.config,
                             spec,
                             created=self.created,

@@ -129,6 +129,20 @@ class Root:
             return None
 
 
+def private_dir(parent: str | os.PathLike[str] | None, prefix: str) -> Path:
+    """A new directory only its owner may enter, named *prefix* and random letters, in
+    *parent* (default: ``$TMPDIR``, else ``/tmp``) -- ``tempfile.mkdtemp`` without the
+    import, which costs a build served from the cache a few percent."""
+    base = os.fspath(parent) if parent is not None else os.environ.get("TMPDIR") or "/tmp"
+    while True:
+        path = os.path.join(base, prefix + os.urandom(6).hex())
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            continue
+        return Path(os.path.abspath(path))
+
+
 def clean_relative(path: str) -> str:
     """*path* cleaned and made relative (``/a/../b/`` -> ``b``; ``""``/``/`` -> ``.``)."""
     cleaned = posixpath.normpath("/" + path).lstrip("/")

@@ -9,11 +9,14 @@ stage's configuration goes into an OCI image output.
 from __future__ import annotations
 
 import copy
-import platform
-from typing import Any
+import os
 
 from cdi.build.mutable import field, mutable_record
 from cdi.runtime import DEFAULT_PATH
+
+TYPE_CHECKING = False  # typing is not imported at run time (start path)
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_SHELL = ("/bin/sh", "-c")
 
@@ -34,7 +37,7 @@ _ARCHITECTURES = {
 
 def host_platform() -> tuple[str, str, str]:
     """(os, architecture, variant) of this machine in OCI terms (``linux``, ``amd64``, ``""``)."""
-    machine = platform.machine().lower()
+    machine = os.uname().machine.lower()  # platform.machine(), without platform's import
     arch, variant = _ARCHITECTURES.get(machine, (machine, ""))
     return "linux", arch, variant
 

@@ -50,6 +50,11 @@ class BuildOptions:
     stdout: IO[bytes] | None = None
     #: Seconds a RUN step may take (None: no limit).
     step_timeout: float | None = None
+    #: The build cache directory (see :mod:`cdi.build.cache`); None: a cache of this build
+    #: alone, deleted with it.
+    cache_dir: Path | None = None
+    #: Take no step from the cache (``--no-cache``); their results are still stored.
+    no_cache: bool = False
 
 
 @mutable_record

@@ -88,6 +88,8 @@ class BuildPlan:
         self.images: dict[str, Source] = {}
         #: ``id()`` of a RUN instruction -> the devices the policy allowed it.
         self.devices: dict[int, list[DeviceRequest]] = {}
+        #: ``id()`` of a source -> its cache key (a digest of its content).
+        self._source_keys: dict[int, str] = {}
 
     def load(self) -> None:
         self.dockerfile = self._read_dockerfile()
@@ -215,6 +217,16 @@ class BuildPlan:
             found = RegistrySource(reference, self.workdir / "pulled")
             self.images[str(reference)] = found
         return found
+
+    def source_key(self, source: Source) -> str:
+        """The cache key of the root filesystem *source* is (worked out once per build)."""
+        key = self._source_keys.get(id(source))
+        if key is None:
+            from cdi.build.cache.keys import cache_key
+
+            key = cache_key("", {"base": source.cache_material()})
+            self._source_keys[id(source)] = key
+        return key
 
     def copy_from(self, instruction: CopyInstruction) -> str | None:
         """The expanded ``--from`` of a COPY/ADD, or None without one."""

@@ -21,8 +21,11 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
-from types import TracebackType
-from typing import TextIO
+
+TYPE_CHECKING = False  # typing is not imported at run time (start path)
+if TYPE_CHECKING:
+    from types import TracebackType
+    from typing import TextIO
 
 #: How many output lines the failure summary and the live view show per vertex.
 TAIL_LINES = 10

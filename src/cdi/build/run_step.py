@@ -1,11 +1,12 @@
 """RUN steps: each runs in a fresh container under runc, on the stage's root filesystem.
 
-A step's OCI spec is built here (command, environment, user, the ``RUN <<EOF`` script), its
+A step's OCI spec is built here (command, environment, the ``RUN <<EOF`` script), its
 devices are prepared and injected with the :class:`~cdi.policy.DevicePolicy` that authorized
-them at load time, its output is streamed into its progress vertex, and the empty mount points
-runc created in the root are removed afterwards, so that they do not end up in the image.
-A step that fails from its process's setup on is reported as BuildKit's executor reports it,
-with one :class:`~cdi.build.errors.ProcessError` raised in :meth:`RunSteps.run`.
+them at load time -- that spec is the step's cache material -- and, when the step is not
+cached, its user is looked up in the root, its output is streamed into its progress vertex,
+and the empty mount points runc created in the root are removed afterwards, so that they do
+not end up in the image. A step that fails from its devices' injection on is reported as
+BuildKit's executor reports it, with one :class:`~cdi.build.errors.ProcessError`.
 
 Steps run without a network (the container keeps its own, empty, network namespace).
 """
@@ -17,23 +18,24 @@ import os
 import re
 import shutil
 import stat
-import subprocess
-import tempfile
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from cdi.build.dockerfile import CommandInstruction, Heredoc, Instruction
 from cdi.build.errors import ProcessError, StepError
-from cdi.build.fs import Root
+from cdi.build.fs import Root, private_dir
 from cdi.build.plan import BuildPlan
 from cdi.build.progress import Vertex
 from cdi.build.stage_state import StageState
 from cdi.build.users import ExecUser, UserError, resolve_exec_user
 from cdi.errors import CDIError
 from cdi.policy.devices import DeviceRequest
-from cdi.runtime import default_oci_spec, run_container
+from cdi.runtime.oci import default_oci_spec
+
+TYPE_CHECKING = False  # typing is not imported at run time (start path)
+if TYPE_CHECKING:
+    from typing import Any
 
 #: The hostname BuildKit gives build containers.
 HOSTNAME = "buildkitsandbox"
@@ -57,36 +59,75 @@ class RunSteps:
         except UserError as exc:
             raise StepError(str(exc)) from exc
 
-    def run(self, vertex: Vertex, state: StageState, instruction: CommandInstruction) -> None:
-        """Run the RUN *instruction* in a container on the stage's root; output to *vertex*.
+    def prepare(
+        self, state: StageState, instruction: CommandInstruction
+    ) -> tuple[Any, Callable[[Vertex], None]]:
+        """The RUN *instruction*'s cache material, and the action that runs it.
 
-        What BuildKit does before the step's process (expanding ``USER``, setting up
-        on-demand devices) fails with its own message; everything from there on -- looking
-        up the user, injecting devices, starting the container, its exit status -- fails with
-        one :class:`ProcessError`, raised here and nowhere else.
+        The material is the OCI spec the step runs with, its devices injected, and its
+        ``USER`` (looked up in the stage's root only when the step runs). On-demand devices
+        are set up first, as BuildKit sets them up before its cache lookup. Everything from
+        injecting devices on -- looking up the user, starting the container, its exit
+        status -- fails with one :class:`ProcessError`.
         """
         user = self.plan.expand(state.config.user, state.expansion_env(), instruction)
         requests = self.plan.devices.get(id(instruction), [])
         if requests and self.options.policy is not None:
             self._prepare(requests)
-        scripts_dir = Path(tempfile.mkdtemp(prefix="run-", dir=self.plan.workdir))
+        args, script = _command(state, instruction)
+        env = state.run_env()
+        spec = default_oci_spec(
+            args, env=env, cwd=state.config.working_dir or "/", hostname=HOSTNAME
+        )
+        scripts_dir = None
+        if script is not None:
+            scripts_dir = private_dir(self.plan.workdir, "run-")
+            spec["mounts"].append(_script_mount(script, scripts_dir))
         try:
-            args, extra_mounts = _command(state, instruction, scripts_dir)
+            # The edits of the devices the requests resolve to now: a step whose devices
+            # changed (another spec, another device node) is not the cached one.
+            spec = self._inject(spec, requests)
+        except (CDIError, OSError) as exc:
+            raise ProcessError(args, _cause(exc)) from exc
+        proxies = set(env) - set(state.run_env(proxy=False))
+        material = {
+            "run": _keyed_spec(spec, proxies, scripts_dir),
+            "script": script.content if script is not None else None,
+            "user": user,
+            # What the device policy allowed (BuildKit keys the resolved list too).
+            "requests": [[request.name, request.optional] for request in requests],
+        }
+
+        def action(vertex: Vertex) -> None:
             try:
-                status = self._process(
-                    vertex,
-                    state,
-                    args,
-                    user_spec=user,
-                    extra_mounts=extra_mounts,
-                    requests=requests,
-                )
-            except (CDIError, OSError) as exc:
-                raise ProcessError(args, _cause(exc)) from exc
-            if status != 0:
-                raise ProcessError(args, f"exit code: {status}")
-        finally:
-            shutil.rmtree(scripts_dir, ignore_errors=True)
+                self._execute(vertex, state, args, spec, user)
+            finally:
+                if scripts_dir is not None:
+                    shutil.rmtree(scripts_dir, ignore_errors=True)
+
+        return material, action
+
+    def _execute(
+        self,
+        vertex: Vertex,
+        state: StageState,
+        args: list[str],
+        spec: dict[str, Any],
+        user_spec: str,
+    ) -> None:
+        """Run the step's process with *spec* as *user_spec* (looked up in the root)."""
+        try:
+            user = resolve_exec_user(state.root, user_spec)
+            spec["process"]["user"] = _process_user(spec["process"].get("user") or {}, user)
+            stubs = _missing_mount_points(state.root, spec)
+            try:
+                status = self._run_container(vertex, spec, state.root)
+            finally:
+                _remove_mount_stubs(stubs)
+        except (CDIError, OSError) as exc:
+            raise ProcessError(args, _cause(exc)) from exc
+        if status != 0:
+            raise ProcessError(args, f"exit code: {status}")
 
     def _prepare(self, requests: Sequence[DeviceRequest]) -> None:
         """Set up the on-demand devices *requests* need (BuildKit: before the exec runs)."""
@@ -112,45 +153,24 @@ class RunSteps:
         if prepare_vertex:
             prepare_vertex[0].done()
 
-    def _process(
-        self,
-        vertex: Vertex,
-        state: StageState,
-        args: list[str],
-        *,
-        user_spec: str,
-        extra_mounts: list[dict[str, Any]],
-        requests: Sequence[DeviceRequest],
-    ) -> int:
-        """Run the step's process; its exit status. Raises what went wrong (CDIError, OSError)."""
-        config = state.config
-        user = resolve_exec_user(state.root, user_spec)
-        spec = default_oci_spec(
-            args,
-            env=state.run_env(),
-            cwd=config.working_dir or "/",
-            hostname=HOSTNAME,
-            uid=user.uid,
-            gid=user.gid,
-            additional_gids=list(user.additional_gids) or None,
-        )
-        spec["mounts"].extend(extra_mounts)
+    def _inject(self, spec: dict[str, Any], requests: Sequence[DeviceRequest]) -> dict[str, Any]:
+        """*spec* with the devices of *requests*; failures read as BuildKit's executor's."""
         policy = self.options.policy
-        if requests and policy is not None:
-            try:
-                spec = policy.inject(spec, requests)
-            except CDIError as exc:
-                message = str(exc)
-                if not message.startswith(INJECTION_FAILED):
-                    raise CDIError(f"{INJECTION_FAILED}: {message}") from exc
-                raise
-        stubs = _missing_mount_points(state.root, spec)
+        if not requests or policy is None:
+            return spec
         try:
-            return self._run_container(vertex, spec, state.root)
-        finally:
-            _remove_mount_stubs(stubs)
+            return policy.inject(spec, requests)
+        except CDIError as exc:
+            message = str(exc)
+            if not message.startswith(INJECTION_FAILED):
+                raise CDIError(f"{INJECTION_FAILED}: {message}") from exc
+            raise
 
     def _run_container(self, vertex: Vertex, spec: dict[str, Any], root: Root) -> int:
+        import subprocess  # with json (for runc), only for steps that run
+
+        from cdi.runtime.runc import run_container
+
         read_fd, write_fd = os.pipe()
         reader = threading.Thread(target=_pump, args=(read_fd, vertex), daemon=True)
         reader.start()
@@ -172,38 +192,70 @@ class RunSteps:
 
 
 def _command(
-    state: StageState, instruction: CommandInstruction, scripts_dir: Path
-) -> tuple[list[str], list[dict[str, Any]]]:
-    """The step's process arguments (as BuildKit's frontend builds them) and its extra mounts.
-
-    A ``RUN <<EOF`` script with its own interpreter (``#!``) is written into *scripts_dir* and
-    mounted at ``/dev/pipes/<name>``, as BuildKit does.
-    """
+    state: StageState, instruction: CommandInstruction
+) -> tuple[list[str], Heredoc | None]:
+    """The step's process arguments (as BuildKit's frontend builds them), and the ``RUN
+    <<EOF`` script with its own interpreter (``#!``) that they run, if any: that script is
+    mounted at ``/dev/pipes/<name>``, as BuildKit does (:func:`_script_mount`)."""
     if instruction.exec_form:
-        return list(instruction.args), []
+        return list(instruction.args), None
     shell = state.config.shell_or_default
     command = instruction.args[0] if instruction.args else ""
     script = _heredoc_script(command, instruction.heredocs)
     if script is not None and script.content.startswith("#!"):
-        host_script = scripts_dir / script.name
-        host_script.write_text(script.content, encoding="utf-8")
-        os.chmod(host_script, 0o755)
-        target = f"/dev/pipes/{script.name}"
-        mount = {
-            "destination": target,
-            "type": "bind",
-            "source": str(host_script),
-            "options": ["rbind", "ro"],
-        }
-        return [target], [mount]
+        return [f"/dev/pipes/{script.name}"], script
     if script is not None:
-        return [*shell, script.content], []
+        return [*shell, script.content], None
     if instruction.heredocs:
         # The command line with each document after it, as written (the process string
         # BuildKit reports ends with the last terminator, no newline after it).
         body = "".join("\n" + doc.content + doc.name for doc in instruction.heredocs)
-        return [*shell, command + body], []
-    return [*shell, command], []
+        return [*shell, command + body], None
+    return [*shell, command], None
+
+
+def _script_mount(script: Heredoc, scripts_dir: Path) -> dict[str, Any]:
+    """The script written into *scripts_dir*, and its mount at ``/dev/pipes/<name>``."""
+    host_script = scripts_dir / script.name
+    host_script.write_text(script.content, encoding="utf-8")
+    os.chmod(host_script, 0o755)
+    return {
+        "destination": f"/dev/pipes/{script.name}",
+        "type": "bind",
+        "source": str(host_script),
+        "options": ["rbind", "ro"],
+    }
+
+
+def _keyed_spec(
+    spec: dict[str, Any], proxies: set[str], scripts_dir: Path | None
+) -> dict[str, Any]:
+    """*spec* as its cache key sees it: without the proxy arguments (which BuildKit keeps out
+    of cache keys), and with the script's temporary path (its content is keyed) made fixed."""
+    keyed = dict(spec)
+    process = dict(spec["process"])
+    process["env"] = [entry for entry in process.get("env") or [] if entry not in proxies]
+    keyed["process"] = process
+    if scripts_dir is not None:
+        prefix = str(scripts_dir) + "/"
+        keyed["mounts"] = [
+            dict(mount, source="script")
+            if str(mount.get("source", "")).startswith(prefix)
+            else mount
+            for mount in spec.get("mounts") or []
+        ]
+    return keyed
+
+
+def _process_user(injected: dict[str, Any], user: ExecUser) -> dict[str, Any]:
+    """The process user for *user*: its groups, then the groups the devices added (the order
+    injecting into a spec with *user* already in it would give)."""
+    gids = list(user.additional_gids)
+    gids += [gid for gid in injected.get("additionalGids") or [] if gid not in gids]
+    result: dict[str, Any] = {"uid": user.uid, "gid": user.gid}
+    if gids:
+        result["additionalGids"] = gids
+    return result
 
 
 def _cause(exc: BaseException) -> str:

@@ -7,116 +7,52 @@ the failed step's last output lines and the Dockerfile lines the error is about)
 
 from __future__ import annotations
 
-import os
-import sys
-from pathlib import Path
-
 import click
 
-from cdi.cli.buildpolicy import policy_from_options, policy_options
-from cdi.cli.common import runtime_root_option
+from cdi.cli.buildpolicy import policy_options
+from cdi.cli.common import cache_dir_option, runtime_root_option
 from cdi.cli.main import settings
-from cdi.errors import CDIError
 
 TYPE_CHECKING = False  # typing is not imported at run time (start path)
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-    from typing import IO, TextIO
-
-    from cdi.build import BuildError, BuildOptions, OutputSpec, Progress
-
-# The build package is imported by the functions that use it: ``cdi build --help`` and a
-# refused flag cost no more than click itself.
-
-ERROR_PREFIX = "ERROR: failed to build: failed to solve: "
+    from typing import Any
 
 
-def error_line(message: str) -> str:
-    """Buildx's last line for a failed build, *message* being BuildKit's (the one place)."""
-    return f"{ERROR_PREFIX}{message}\n"
+# The build package is imported by the functions that use it (cdi.cli.buildrun): ``cdi build
+# --help`` and a refused flag cost no more than click itself.
 
 
-def make_progress(mode: str, stream: TextIO) -> Progress:
-    """The display for ``--progress`` *mode* on *stream* (``auto``: live on a terminal)."""
-    from cdi.build.progress import PlainProgress, Progress, TtyProgress
+class BuildCommand(click.Command):
+    """``cdi build``, which hands ``cdi build prune ...`` to :func:`cdi.cli.build_prune.prune`
+    (a directory named ``prune`` is built as ``cdi build ./prune``)."""
 
-    if mode == "quiet":
-        return Progress()
-    if mode == "tty" or (mode == "auto" and stream.isatty()):
-        return TtyProgress(stream)
-    return PlainProgress(stream)
+    #: The first words that run another command (for the generated reference, docs/cli.md).
+    word_commands = ("prune",)
 
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        if args[:1] == ["prune"]:
+            from cdi.cli.build_prune import prune
 
-def format_error(error: BuildError, progress: Progress | None) -> str:
-    """What Buildx prints for a failed build: failed step, Dockerfile excerpt, ERROR line."""
-    from cdi.build.progress import format_failure, format_source_excerpt
+            name = f"{info_name} prune" if info_name else "prune"
+            return prune.make_context(name, args[1:], parent=parent, **extra)
+        return super().make_context(info_name, args, parent=parent, **extra)
 
-    parts = []
-    if progress is not None and progress.failed is not None:
-        parts.append(format_failure(progress.failed))
-    if error.line is not None and error.source is not None:
-        parts.append(
-            format_source_excerpt(
-                error.filename or "Dockerfile",
-                error.source.splitlines(),
-                error.line,
-                error.end_line,
-            )
-        )
-    parts.append(error_line(str(error)))
-    return "".join(parts)
+    def invoke(self, ctx: click.Context) -> Any:
+        if ctx.command is not self:  # the context make_context made for prune
+            return ctx.command.invoke(ctx)
+        return super().invoke(ctx)
 
 
-def run_build(options: BuildOptions, *, stderr: TextIO | None = None) -> int:
-    """Run a build and report a failure on *stderr* as Buildx does; the exit status (0 or 1).
-
-    The progress display is ``options.progress`` (the caller closes it).
-    """
-    from cdi.build.errors import BuildError
-    from cdi.build.executor import build as run_executor
-
-    err = stderr if stderr is not None else sys.stderr
-    try:
-        run_executor(options)
-    except BuildError as exc:
-        if options.progress is not None:
-            options.progress.close()
-        err.write(format_error(exc, options.progress))
-        err.flush()
-        return 1
-    except CDIError as exc:
-        if options.progress is not None:
-            options.progress.close()
-        err.write(error_line(str(exc)))
-        err.flush()
-        return 1
-    if options.progress is not None:
-        options.progress.close()
-    return 0
+# --- cdi build -----------------------------------------------------------------------------------
 
 
-def _key_values(values: Sequence[str], option: str, *, from_env: bool) -> dict[str, str]:
-    result: dict[str, str] = {}
-    for value in values:
-        key, sep, val = value.partition("=")
-        if not key:
-            raise click.BadParameter(
-                f"invalid value {value!r}: expected KEY=VALUE", param_hint=option
-            )
-        if not sep:
-            if not from_env:
-                raise click.BadParameter(
-                    f"invalid value {value!r}: expected NAME=VALUE", param_hint=option
-                )
-            # As docker: a bare name takes its value from the environment, if set there.
-            if key in os.environ:
-                result[key] = os.environ[key]
-            continue
-        result[key] = val
-    return result
-
-
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(cls=BuildCommand, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "-f",
     "--file",
@@ -162,6 +98,12 @@ def _key_values(values: Sequence[str], option: str, *, from_env: bool) -> dict[s
     help="type=local,dest=DIR | type=oci,dest=FILE.tar | type=tar,dest=FILE; DIR; - (repeatable).",
 )
 @click.option("--target", metavar="STAGE", help="The stage to build (default: the last).")
+@cache_dir_option
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Run every step; take nothing from the cache (results are still stored in it).",
+)
 @click.option(
     "--spec-dir",
     "spec_dirs",
@@ -183,6 +125,8 @@ def build(  # noqa: PLR0917 -- click passes each option as an argument
     progress: str,
     outputs: tuple[str, ...],
     target: str | None,
+    cache_dir: str | None,
+    no_cache: bool,
     spec_dirs: tuple[str, ...],
     config_path: str | None,
     auto_allowed: tuple[str, ...],
@@ -197,58 +141,36 @@ def build(  # noqa: PLR0917 -- click passes each option as an argument
     devices, allowed by their spec's auto-allow annotation or by --allow. On a host with an
     NVIDIA driver or GPU, the first step asking for nvidia.com/gpu generates its spec (into
     the last spec directory) under a "preparing device nvidia.com/gpu" step.
+
+    Step results are kept in a build cache and reused (#N CACHED); cdi build prune
+    removes them (see cdi build prune --help; build a directory named prune as ./prune).
     """
-    from cdi.build.options import BuildOptions
-    from cdi.policy.entitlements import EntitlementError, parse_entitlements
+    from cdi.cli.buildrun import UsageProblem, build_options, start_build
 
-    if context == "-":
-        raise click.BadParameter(
-            "a build context from stdin is not supported", param_hint="CONTEXT"
-        )
     try:
-        entitlements = parse_entitlements(allow)
-    except EntitlementError as exc:
-        raise click.BadParameter(str(exc), param_hint="--allow") from None
-    output_specs: list[OutputSpec] = []
-    if outputs:  # the output writers (tar, gzip, hashing, JSON) load only when asked for
-        from cdi.build.output import OutputError, parse_output
-
-        try:
-            output_specs = [parse_output(value) for value in outputs]
-        except OutputError as exc:
-            raise click.BadParameter(str(exc), param_hint="--output") from None
-    stdout: IO[bytes] | None = None
-    if any(spec.to_stdout for spec in output_specs):
-        if sys.stdout.isatty():
-            raise click.UsageError(
-                "refusing to write the build output to a terminal: redirect stdout"
-            )
-        stdout = sys.stdout.buffer
-    options = BuildOptions(
-        context=Path(context),
-        build_args=_key_values(build_args, "--build-arg", from_env=True),
-        build_contexts=_key_values(build_contexts, "--build-context", from_env=False),
-        target=target,
-        outputs=output_specs,
-        entitlements=entitlements,
-        runtime=runtime,
-        runtime_root=runtime_root,
-        stdout=stdout,
+        options = build_options(
+            context=context,
+            allow=allow,
+            build_contexts=build_contexts,
+            build_args=build_args,
+            outputs=outputs,
+            target=target,
+            cache_dir=cache_dir,
+            no_cache=no_cache,
+            runtime=runtime,
+            runtime_root=runtime_root,
+        )
+    except UsageProblem as exc:
+        if exc.param_hint is None:
+            raise click.UsageError(str(exc)) from None
+        raise click.BadParameter(str(exc), param_hint=exc.param_hint) from None
+    status = start_build(
+        options,
+        dockerfile=dockerfile,
+        spec_dirs=list(spec_dirs) or settings(ctx).spec_dirs,
+        config_path=config_path,
+        auto_allowed=auto_allowed,
+        host_root=host_root,
+        progress=progress,
     )
-    if dockerfile == "-":
-        options.dockerfile_text = sys.stdin.read()
-    elif dockerfile is not None:
-        options.dockerfile = Path(dockerfile)
-    dirs = list(spec_dirs) or settings(ctx).spec_dirs
-    try:
-        options.policy = policy_from_options(dirs, config_path, auto_allowed, host_root)
-    except CDIError as exc:
-        click.echo(error_line(str(exc)), err=True, nl=False)
-        ctx.exit(1)
-    options.progress = make_progress(progress, sys.stderr)
-    if not output_specs:
-        options.progress.warn(
-            "No output specified: the build result is discarded. "
-            "Use --output type=local,dest=DIR or --output type=oci,dest=FILE.tar to keep it."
-        )
-    ctx.exit(run_build(options))
+    ctx.exit(status)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 
-import click
-
 TYPE_CHECKING = False  # typing is not imported at run time (start path)
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -24,6 +22,8 @@ HOST_ROOT_ENV = "CDI_HOST_ROOT"
 def policy_options(function: Any) -> Any:
     """``--config``, ``--auto-allow`` and ``--host-root``, for the commands that apply the
     build policy."""
+    import click  # here: the build's fast path imports this module without click
+
     function = click.option(
         "--host-root",
         "host_root",

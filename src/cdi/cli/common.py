@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -120,34 +119,6 @@ def doctor_hint(ctx: click.Context, devices: Sequence[str]) -> str:
     return f'Run "{_command(ctx, "devices")}" to list the devices.'
 
 
-@contextlib.contextmanager
-def stop_on_signals() -> Iterator[list[int]]:
-    """Turn SIGINT and SIGTERM into :class:`KeyboardInterrupt` while the block runs.
-
-    So that a command cleans up (a container, a watcher) when stopped either way, also
-    where SIGINT was ignored (a shell's background job). Yields the list of the signals
-    received. Outside the main thread (no handlers can be set there) it does nothing.
-    """
-    import signal
-    import threading  # only the commands that run something need these
-
-    received: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield received
-        return
-
-    def interrupt(signum: int, frame: Any) -> None:
-        received.append(signum)
-        raise KeyboardInterrupt
-
-    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield received
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
 #: ``--runtime-root``, for the commands that run containers (``run``, ``build``).
 runtime_root_option = click.option(
     "--runtime-root",
@@ -156,4 +127,12 @@ runtime_root_option = click.option(
     metavar="DIR",
     help="The runtime's state directory, passed to it as --root (created when missing). "
     "Default: $CDI_RUNTIME_ROOT, else the runtime's own (runc: /run/runc).",
+)
+
+#: ``--cache-dir``, of ``cdi build`` and ``cdi build prune``.
+cache_dir_option = click.option(
+    "--cache-dir",
+    metavar="DIR",
+    help="The build cache (default: $CDI_BUILD_CACHE, else /var/cache/cdi/build for root, "
+    "else $XDG_CACHE_HOME/cdi/build).",
 )

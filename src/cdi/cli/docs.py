@@ -21,17 +21,18 @@ WIDTH = 88
 
 
 def _help(
-    command: click.Command, name: str, parent: click.Context | None
+    command: click.Command, name: str, parent: click.Context | None, args: tuple[str, ...] = ()
 ) -> tuple[str, click.Context]:
     ctx = command.make_context(
         name,
-        [],
+        list(args),
         parent=parent,
         resilient_parsing=True,
         terminal_width=WIDTH,
         max_content_width=WIDTH,
     )
-    return command.get_help(ctx), ctx
+    # The context's command: a command may hand its first words to another (cdi build prune).
+    return ctx.command.get_help(ctx), ctx
 
 
 def generated() -> str:
@@ -49,6 +50,9 @@ def _sections(command: click.Command, words: list[str], parent: click.Context) -
     """The help of *command*, then that of each subcommand when it is a group."""
     text, ctx = _help(command, words[-1], parent)
     parts = ["", f"### `cdi {' '.join(words)}`", "", "```text", text, "```"]
+    for word in getattr(command, "word_commands", ()):
+        sub_text, _ = _help(command, words[-1], parent, (word,))
+        parts += ["", f"### `cdi {' '.join([*words, word])}`", "", "```text", sub_text, "```"]
     if isinstance(command, click.Group):
         for name in command.list_commands(ctx):
             sub = command.get_command(ctx, name)

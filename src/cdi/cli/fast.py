@@ -9,7 +9,10 @@ know, and every error (the click command then runs from the start and reports it
 
 Handled: ``cdi [--spec-dir DIR]... [-o FMT] devices [-o text|json|yaml|names]`` and
 ``cdi [--spec-dir DIR]... [-o FMT] inject [-o json|yaml] OCI_SPEC|- DEVICE...`` (device
-names without wildcards), when the registry reports no problem.
+names without wildcards), when the registry reports no problem; and ``cdi build`` with
+every flag it has, spelt ``--flag VALUE`` or ``--flag=VALUE``, when their values are right
+(the build then runs through the functions the click command calls,
+:mod:`cdi.cli.buildrun`).
 """
 
 from __future__ import annotations
@@ -145,9 +148,111 @@ def _inject(arguments: _Arguments, spec_dirs: list[str], output: str | None) -> 
     return dump_document(updated, choose_format(output, path)) + "\n"
 
 
-def run(argv: Sequence[str]) -> str:
-    """What the command *argv* prints on stdout; raises :class:`_Fallback` when this module
-    does not handle it."""
+#: ``cdi build``'s flags that take a value: flag -> (its key, whether it repeats).
+_BUILD_VALUES = {
+    "-f": ("dockerfile", False),
+    "--file": ("dockerfile", False),
+    "--allow": ("allow", True),
+    "--build-context": ("build_contexts", True),
+    "--build-arg": ("build_args", True),
+    "--progress": ("progress", False),
+    "-o": ("outputs", True),
+    "--output": ("outputs", True),
+    "--target": ("target", False),
+    "--cache-dir": ("cache_dir", False),
+    "--spec-dir": ("spec_dirs", True),
+    "--config": ("config_path", False),
+    "--auto-allow": ("auto_allowed", True),
+    "--host-root": ("host_root", False),
+    "--runtime": ("runtime", False),
+    "--runtime-root": ("runtime_root", False),
+}
+
+
+def _build_flags(arguments: _Arguments) -> tuple[dict[str, list[str]], str, bool]:
+    """``cdi build``'s flag values by key, its CONTEXT, and whether ``--no-cache`` was given;
+    :class:`_Fallback` for anything click should see (help, an unknown or malformed flag, not
+    exactly one CONTEXT, a path click would refuse)."""
+    import os
+
+    values: dict[str, list[str]] = {}
+    contexts: list[str] = []
+    no_cache = False
+    while (word := arguments.peek()) is not None:
+        if word == "--no-cache":
+            arguments.take()
+            no_cache = True
+            continue
+        if not word.startswith("-") or word == "-":
+            contexts.append(arguments.take())
+            continue
+        for flag, (key, _) in _BUILD_VALUES.items():
+            value = arguments.option((flag,))
+            if value is not None:
+                values.setdefault(key, []).append(value)
+                break
+        else:
+            raise _Fallback
+    if len(contexts) != 1 or contexts[0] == "prune":
+        raise _Fallback
+    for key, repeats in set(_BUILD_VALUES.values()):
+        if not repeats and key in values:
+            values[key] = values[key][-1:]  # the last one wins, as in click
+    progress = values.get("progress", ["auto"])[0]
+    config = values.get("config_path", [None])[0]
+    if progress not in ("auto", "plain", "tty", "quiet") or (
+        config is not None and (not os.path.exists(config) or os.path.isdir(config))
+    ):
+        raise _Fallback
+    for key in ("host_root", "runtime_root"):
+        if any(os.path.isfile(path) for path in values.get(key, [])):
+            raise _Fallback
+    return values, contexts[0], no_cache
+
+
+def _build(arguments: _Arguments, spec_dirs: list[str]) -> int:
+    import os
+
+    from cdi.cli.buildpolicy import HOST_ROOT_ENV
+    from cdi.cli.buildrun import UsageProblem, build_options, start_build
+
+    values, context, no_cache = _build_flags(arguments)
+
+    def one(key: str, default: str | None = None) -> str | None:
+        return values.get(key, [default])[-1]
+
+    host_root = one("host_root") or os.environ.get(HOST_ROOT_ENV) or "/"
+    if os.path.isfile(host_root):
+        raise _Fallback
+    try:
+        options = build_options(
+            context=context,
+            allow=values.get("allow", []),
+            build_contexts=values.get("build_contexts", []),
+            build_args=values.get("build_args", []),
+            outputs=values.get("outputs", []),
+            target=one("target"),
+            cache_dir=one("cache_dir"),
+            no_cache=no_cache,
+            runtime=one("runtime") or "runc",
+            runtime_root=one("runtime_root"),
+        )
+    except UsageProblem:
+        raise _Fallback from None
+    return start_build(
+        options,
+        dockerfile=one("dockerfile"),
+        spec_dirs=values.get("spec_dirs") or spec_dirs or None,
+        config_path=one("config_path"),
+        auto_allowed=values.get("auto_allowed", []),
+        host_root=host_root,
+        progress=one("progress") or "auto",
+    )
+
+
+def run(argv: Sequence[str]) -> tuple[str, int]:
+    """What the command *argv* prints on stdout (a build writes its own output), and its
+    exit status; raises :class:`_Fallback` when this module does not handle it."""
     arguments = _Arguments(argv)
     spec_dirs: list[str] = []
     output: str | None = None
@@ -160,18 +265,21 @@ def run(argv: Sequence[str]) -> str:
         if value is None:
             break
         output = _format(value, _GLOBAL_FORMATS)
-    command = _COMMANDS.get(arguments.take())
+    word = arguments.take()
+    if word == "build":
+        return "", _build(arguments, spec_dirs)
+    command = _COMMANDS.get(word)
     if command == "devices":
-        return _devices(arguments, spec_dirs, output)
+        return _devices(arguments, spec_dirs, output), 0
     if command == "inject":
-        return _inject(arguments, spec_dirs, output)
+        return _inject(arguments, spec_dirs, output), 0
     raise _Fallback
 
 
 def main() -> int:
     """The ``cdi`` console script."""
     try:
-        text = run(sys.argv[1:])
+        text, status = run(sys.argv[1:])
     except _Fallback:
         from cdi.cli.main import main as full
 
@@ -179,4 +287,4 @@ def main() -> int:
         return 0
     sys.stdout.write(text)
     sys.stdout.flush()
-    return 0
+    return status

@@ -7,8 +7,9 @@ from typing import Any
 
 import click
 
-from cdi.cli.common import open_registry, stop_on_signals
+from cdi.cli.common import open_registry
 from cdi.cli.main import output_format, output_option
+from cdi.cli.signals import stop_on_signals
 
 #: What may be asked for (singular forms too, as in the reference), and what ``all`` is.
 ASPECTS = {

@@ -13,8 +13,8 @@ from cdi.cli.common import (
     fail,
     open_registry,
     runtime_root_option,
-    stop_on_signals,
 )
+from cdi.cli.signals import stop_on_signals
 from cdi.registry.trust import TRUST_MODES, default_mode
 
 if TYPE_CHECKING:

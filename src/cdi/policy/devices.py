@@ -18,7 +18,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any
 
 from cdi.errors import CDIError
 from cdi.gotext import quote
@@ -37,6 +36,10 @@ from cdi.policy.ondemand import (
 )
 from cdi.registry import Registry
 from cdi.spec.record import record
+
+TYPE_CHECKING = False  # typing is not imported at run time (start path)
+if TYPE_CHECKING:
+    from typing import Any
 
 _log = LazyLogger(__name__)  # logging is imported only to say something
 

@@ -8,7 +8,6 @@ recognised and kept, for the build to refuse or honour.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
@@ -37,6 +36,8 @@ class Entitlements:
 
 
 def _device_grants(rest: str) -> dict[str, str]:
+    import csv  # only grants of named devices need it
+
     fields = next(csv.reader([rest]), [""])
     device, aliases = fields[0], fields[1:]
     alias = ""

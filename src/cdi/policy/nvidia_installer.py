@@ -25,13 +25,13 @@ import re
 import stat
 import sys
 from types import MappingProxyType
-from typing import TYPE_CHECKING
 
 from cdi.errors import CDIError
 from cdi.gotext import path_error
 from cdi.policy.ondemand import InstallerError, ProgressCallback
 from cdi.spec import record
 
+TYPE_CHECKING = False  # typing is not imported at run time (start path)
 if TYPE_CHECKING:
     import logging
 

@@ -8,9 +8,16 @@ does). Installers register per kind; the hardware generators provide real ones.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
 
 from cdi.errors import CDIError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Protocol
+else:
+    # The protocol is for type checkers; at run time it is a plain base, and a build does not
+    # pay for importing typing.
+    Protocol = object
 
 #: A spec (or device) annotation that allows its devices in builds without --allow device;
 #: installers put it on the specs they create.

@@ -18,7 +18,10 @@ The spec is a plain dict, freshly built on every call, so callers may edit it fr
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+
+TYPE_CHECKING = False  # typing is not imported at run time (start path)
+if TYPE_CHECKING:
+    from typing import Any
 
 OCI_VERSION = "1.0.2-dev"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

@@ -20,7 +20,6 @@ with a non-zero status counts as the runtime's failure.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -28,8 +27,8 @@ import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any
 
+from cdi.jsonout import dumps_compact
 from cdi.lazylog import LazyLogger
 from cdi.runtime.errors import (
     STATUS_CANNOT_INVOKE,
@@ -40,9 +39,13 @@ from cdi.runtime.errors import (
     RuntimeSetupError,
 )
 
-logger = LazyLogger(__name__)  # logging is imported only to say something
+TYPE_CHECKING = False  # typing is not imported at run time (start path)
+if TYPE_CHECKING:
+    from typing import IO, Any
 
-StdStream = int | IO[Any] | None
+    StdStream = int | IO[Any] | None
+
+logger = LazyLogger(__name__)  # logging is imported only to say something
 
 # Where root's PATH may lack sbin (sudo, cron), runc (in /usr/sbin on Debian) is still found.
 _SBIN_PATH = "/usr/local/sbin:/usr/sbin:/sbin"
@@ -126,7 +129,11 @@ def _runtime_errors(log_path: Path) -> list[str]:
         text = log_path.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
         return []
-    messages = []
+    messages: list[str] = []
+    if not text.strip():
+        return messages  # the usual case: nothing logged, and no json to import
+    import json
+
     for raw in text.splitlines():
         line = raw.strip()
         if not line:
@@ -297,7 +304,7 @@ def run_container(
         log_path = bundle / _LOG_NAME
         try:
             with open(bundle / "config.json", "w", encoding="utf-8") as f:
-                json.dump(config, f)
+                f.write(dumps_compact(config))
             log_path.write_bytes(b"")
         except OSError as exc:
             # A full disk, say: a setup problem, reported before anything runs.
