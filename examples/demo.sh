@@ -17,7 +17,8 @@
 #  10. build     with the autoallow annotation (examples/cdi-autoallow/): no --allow needed
 #  11-14. a simulated GPU host (no real GPU; needs root and cc): inspect --host-root lists
 #           nvidia.com/gpu on demand; the GPU build prepares it, then nvidia-smi -L prints
-#           the GPU; built again, the spec is reused and the step comes from the cache
+#           the GPU; built again, the spec is reused (the step runs again: its device
+#           request now resolves at load time, a new cache key, as in BuildKit)
 #
 # Usage: sh examples/demo.sh [VENV_BIN]   (make demo passes .venv/bin, with the package
 # already installed in it), from the checkout's top directory. Each command is shown as the
@@ -169,7 +170,7 @@ else
     show 'cat examples/gpu-build/Dockerfile'
     show 'cdi --spec-dir build/gpu/cdi build --host-root build/gpu/host --build-context ubuntu=build/gpu/ubuntu --progress plain examples/gpu-build'
 
-    step "14. Simulated GPU host: built again, the generated spec is reused, the step cached"
+    step "14. Simulated GPU host: built again, the generated spec is reused"
     show 'cdi --spec-dir build/gpu/cdi inspect --host-root build/gpu/host'
     show 'cdi --spec-dir build/gpu/cdi build --host-root build/gpu/host --build-context ubuntu=build/gpu/ubuntu --progress plain examples/gpu-build'
 fi
