@@ -30,7 +30,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "monitor": ("cdi.cli.monitor", "Print views of the spec directories as they change."),
     "doctor": ("cdi.cli.doctor", "Explain why device names resolve or not."),
     "run": ("cdi.cli.run", "Run a command in a container with devices injected (runc)."),
-    "generate": ("cdi.cli.generate", "Generate CDI specs for this host's hardware (nvidia)."),
+    "generate": (
+        "cdi.cli.generate",
+        "Generate CDI specs for this host's hardware (nvidia, amd, intel, devices).",
+    ),
     "hook": ("cdi.cli.hook", "Run a hook subcommand as cdi-hook does (OCI state on stdin)."),
     "install-hook": ("cdi.cli.hook", "Build the static cdi-hook launcher and install it."),
     "install-runtime": (
