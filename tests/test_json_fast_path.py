@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import random
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import MappingProxyType
@@ -22,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
+from benchmodules import bench_module
 from cdi.errors import SpecError
 from cdi.spec import fastparse, load
 from cdi.spec.decode import DecodeError, as_pairs, decode_spec
@@ -29,8 +29,7 @@ from cdi.spec.encode import to_plain
 from cdi.spec.jsonlocate import members
 from tables import VECTORS, cases
 
-sys.path.insert(0, str(Path(__file__).parent.parent / "bench"))
-from specgen import generate
+generate = bench_module("specgen").generate
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 _LONG_NUMBER = "9" * 5000

@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 import cdi
+from benchmodules import bench_module
 from cdi.errors import SpecError
 from cdi.spec import yaml11, yamlscalar
 from cdi.spec.decode import decode_spec
@@ -37,8 +38,7 @@ from cdi.spec.yamllimits import MAX_DEPTH, MAX_NODES
 from tables import VECTORS, cases, load_table
 from test_spec_vectors import _expand as expand_placeholders
 
-sys.path.insert(0, str(Path(__file__).parent.parent / "bench"))
-from specgen import generate
+generate = bench_module("specgen").generate
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
 import cdi
+from benchmodules import bench_module
 from cdi.cli import views
 from cdi.ocispec import dump_document
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from specgen import generate
+generate = bench_module("specgen").generate
 
 
 def _same(registry: cdi.Registry) -> str:

@@ -26,7 +26,12 @@ def _ours(modules: set[str]) -> set[str]:
 
 
 def test_help_loads_no_command() -> None:
-    assert _ours(_modules_loaded_by("--help")) == {"cdi.cli", "cdi.cli.main", "cdi.lazy"}
+    assert _ours(_modules_loaded_by("--help")) == {
+        "cdi.cli",
+        "cdi.cli.lazygroup",
+        "cdi.cli.main",
+        "cdi.lazy",
+    }
 
 
 def test_devices_json_loads_the_registry_and_nothing_else() -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from cdi.cli.common import fail
+from cdi.cli.lazygroup import lazy_group
 from cdi.generate.config import config_path, configured_driver_root
 from cdi.generate.hooks import resolve_hook_path
 from cdi.generate.options import DEFAULT_CSV_FILES, DEFAULT_NAME_STRATEGIES, MODES, Options
@@ -42,33 +43,6 @@ class _StderrHandler(logging.Handler):
         click.echo(f"{label}: {record.getMessage()}", err=True)
 
 
-class _VendorCommands(click.Group):
-    """The group, with the other vendors' commands imported only when they run: ``cdi
-    generate --help`` lists them from :data:`VENDOR_COMMANDS` alone."""
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted([*self.commands, *VENDOR_COMMANDS])
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name in self.commands:
-            return self.commands[cmd_name]
-        entry = VENDOR_COMMANDS.get(cmd_name)
-        if entry is None:
-            return None
-        import importlib
-
-        command = getattr(importlib.import_module(entry[0]), cmd_name)
-        assert isinstance(command, click.Command)
-        return command
-
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        width = formatter.width - 6 - max(len(name) for name in self.list_commands(ctx))
-        rows = [(name, cmd.get_short_help_str(width)) for name, cmd in self.commands.items()]
-        rows += [(name, short) for name, (_module, short) in VENDOR_COMMANDS.items()]
-        with formatter.section("Commands"):
-            formatter.write_dl(sorted(rows))
-
-
 #: command name -> (module defining a command of that name, short help for --help)
 VENDOR_COMMANDS: dict[str, tuple[str, str]] = {
     "amd": ("cdi.cli.generate_amd", "Generate the CDI spec of this host's AMD GPUs."),
@@ -77,7 +51,7 @@ VENDOR_COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-@click.group(cls=_VendorCommands)
+@click.group(cls=lazy_group(VENDOR_COMMANDS))
 def generate() -> None:
     """Write CDI specs for the hardware of this host."""
 

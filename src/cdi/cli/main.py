@@ -6,13 +6,13 @@ on the container start path); each command lives in its own module.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
 import click
 
 from cdi import __version__
+from cdi.cli.lazygroup import lazy_group
 
 #: command name -> (module, short help shown by ``cdi --help``)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -55,27 +55,8 @@ ALIASES: dict[str, str] = {
 }
 
 
-class LazyGroup(click.Group):
-    """A group whose commands are imported on first use."""
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted([*COMMANDS, *self.commands])
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name in self.commands:
-            return self.commands[cmd_name]
-        entry = COMMANDS.get(ALIASES.get(cmd_name, cmd_name))
-        if entry is None:
-            return None
-        attribute = ALIASES.get(cmd_name, cmd_name).replace("-", "_")
-        command = getattr(importlib.import_module(entry[0]), attribute)
-        assert isinstance(command, click.Command)
-        return command
-
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, COMMANDS[name][1]) for name in sorted(COMMANDS)]
-        with formatter.section("Commands"):
-            formatter.write_dl(rows)
+#: The group of ``cdi``: its commands are imported when they run.
+LazyGroup = lazy_group(COMMANDS, ALIASES)
 
 
 class Settings:
