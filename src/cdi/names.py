@@ -121,6 +121,19 @@ def validate_device_name(name: str) -> None:
         raise InvalidNameError(f"invalid name {quote(name)}, should end with a letter or digit")
 
 
+def validate_kind(kind: str) -> None:
+    """Raise :class:`InvalidNameError` unless *kind* is ``vendor.com/class`` with a valid
+    vendor and class (the kind of a spec a tool writes or serves)."""
+    vendor, slash, cls = kind.partition("/")
+    if not slash:
+        raise InvalidNameError(f"invalid kind {quote(kind)}: expected vendor.com/class")
+    try:
+        validate_vendor_name(vendor)
+        validate_class_name(cls)
+    except InvalidNameError as exc:
+        raise InvalidNameError(f"invalid kind {quote(kind)}: {exc}") from None
+
+
 def qualified_name(vendor: str, cls: str, name: str) -> str:
     """Join the parts into ``vendor/class=name`` (no validation)."""
     return f"{vendor}/{cls}={name}"

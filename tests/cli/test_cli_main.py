@@ -117,7 +117,8 @@ def test_every_command_honours_spec_dir(
 
 def test_commands_covered_by_the_spec_dir_test() -> None:
     covered = {args[0] for args, _ in EVERY_COMMAND}
-    # monitor and run are checked through real processes (test_cli_monitor, test_cli_run*);
+    # monitor, run and kubelet-plugin are checked through real processes (test_cli_monitor,
+    # test_cli_run*, tests/kubelet);
     # inspect has BuildKit's own rules for directories (test_cli_inspect); rootfs reads none,
     # nor do generate, transform and the hook commands (they read the roots they are given),
     # nor install-runtime (it edits an engine's configuration).
@@ -130,4 +131,4 @@ def test_commands_covered_by_the_spec_dir_test() -> None:
         "install-hook",
         "install-runtime",
     }
-    assert covered | {"monitor", "run", "inspect"} >= set(COMMANDS) - unrelated
+    assert covered | {"monitor", "run", "inspect", "kubelet-plugin"} >= set(COMMANDS) - unrelated

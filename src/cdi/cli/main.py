@@ -40,6 +40,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "cdi.cli.install_runtime",
         "Register cdi-runtime with podman, Docker, containerd or CRI-O.",
     ),
+    "kubelet-plugin": (
+        "cdi.cli.kubelet_plugin",
+        "Serve CDI devices to the kubelet: a device plugin or a DRA driver.",
+    ),
     "rootfs": ("cdi.cli.rootfs", "Make a busybox root filesystem for run --rootfs and builds."),
     "transform": ("cdi.cli.transform", "Rewrite spec files (transform root: move their paths)."),
 }

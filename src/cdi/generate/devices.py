@@ -42,12 +42,7 @@ from cdi.generate.subtree import Subtree
 from cdi.generate.transform import ALL_DEVICE, dedupe
 from cdi.generate.useredits import parse_env, parse_mounts
 from cdi.gotext import quote
-from cdi.names import (
-    parse_qualifier,
-    validate_class_name,
-    validate_device_name,
-    validate_vendor_name,
-)
+from cdi.names import validate_device_name, validate_kind
 from cdi.spec import record
 from cdi.spec.load import validate_spec
 from cdi.spec.model import ContainerEdits, Device, Spec
@@ -65,14 +60,10 @@ class InvalidKindError(GenerateError, ValueError):
 
 
 def _check_kind(kind: str) -> None:
-    vendor, cls = parse_qualifier(kind)
-    if not vendor:
-        raise InvalidKindError(f"invalid kind {quote(kind)}: expected vendor.com/class")
     try:
-        validate_vendor_name(vendor)
-        validate_class_name(cls)
+        validate_kind(kind)
     except InvalidNameError as error:
-        raise InvalidKindError(f"invalid kind {quote(kind)}: {error}") from None
+        raise InvalidKindError(str(error)) from None
 
 
 def _found_nodes(
