@@ -23,7 +23,7 @@ import pytest
 from clitools import Invoke
 
 from cdi import SpecError, load_spec
-from cdi.cli import generate_common
+from cdi.cli import generate_common, signals
 from cdi.generate.errors import GenerateError, NoDevicesError
 from cdi.spec.model import ContainerEdits, Device, DeviceNode, Spec
 from tables import cases
@@ -243,7 +243,7 @@ def test_watch_with_several_specs_and_output_is_an_error_it_retries(
 
 def test_stop_signals_turn_sigterm_into_a_stop() -> None:
     before = signal.getsignal(signal.SIGTERM)
-    with generate_common.stop_signals() as wait:
+    with signals.stop_signals() as wait:
         assert wait(0) is False
         os.kill(os.getpid(), signal.SIGTERM)
         assert wait(60) is True  # returns at once: the signal set the flag

@@ -19,18 +19,16 @@ line and exit status 1, a bad flag exit status 2.
 
 from __future__ import annotations
 
-import contextlib
 import posixpath
-import signal
 import sys
-import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from cdi.cli.common import fail
+from cdi.cli.signals import stop_signals
 
 if TYPE_CHECKING:
     from cdi.generate.fingerprint import Watched
@@ -315,24 +313,3 @@ def _watch(
     with stop_signals() as wait:
         watch(render, inputs, interval=interval, wait=wait, report=_echo_progress)
     click.echo("stopped", err=True)
-
-
-@contextlib.contextmanager
-def stop_signals() -> Iterator[Callable[[float], bool]]:
-    """A wait function that returns true as soon as SIGTERM or SIGINT arrives (and at once
-    after that); the signals only set a flag, so a write in progress always completes.
-    Outside the main thread no handler can be set and the wait only sleeps."""
-    stop = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield stop.wait
-        return
-
-    def request_stop(signum: int, frame: Any) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield stop.wait
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
