@@ -23,6 +23,8 @@ from stubapiserver import Request, running, status
 
 import cdi
 from cdi.cli.main import main
+from cdi.kubelet.draagent import dra_socket
+from cdi.kubelet.registration import registration_socket
 from cdi.kubelet.slices import slice_devices
 from tables import cases
 
@@ -76,10 +78,18 @@ def test_refusals(case: dict[str, Any], root: Path, environment: None) -> None:
 class Agent:
     """``cdi kubelet-plugin dra`` in a process of its own, on the directories under *root*."""
 
-    def __init__(self, root: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *args: str,
+        env: dict[str, str] | None = None,
+        pod_uid: str | None = None,
+    ) -> None:
         self.root = root
-        self.registration_socket = str(root / "r" / f"{DRIVER}-reg.sock")
-        self.dra_socket = str(root / "p" / "dra.sock")
+        self.registration_socket = registration_socket(str(root / "r"), DRIVER, pod_uid)
+        self.dra_socket = dra_socket(str(root / "p"), pod_uid)
+        if pod_uid is not None:
+            env = {**(env or {}), "POD_UID": pod_uid}
         command = [
             *(sys.executable, "-m", "cdi", "kubelet-plugin", "dra"),
             *("--driver-name", DRIVER, "--kind", KIND, "--spec-dir", str(root / "s")),
@@ -241,3 +251,31 @@ def test_the_agent_publishes_its_devices_and_leaves_them_published(
         code, lines = agent.stop()
     assert code == 0, lines
     assert [method for method, _ in api.writes] == ["POST", "PUT"]  # nothing withdrawn
+
+
+def test_two_agents_of_a_rolling_update_keep_apart(root: Path, environment: None) -> None:
+    """With their pod UIDs (the DaemonSet's POD_UID), two agents on one node serve on
+    sockets of their own, and the old one stopping leaves the new one's alone."""
+    claims = root / "claims.yaml"
+    claims.write_text(yaml.safe_dump(claim("one", UID, [result("gpu0")])))
+    (root / "r").mkdir()
+    common = ("--no-publish-slices", "--claims-file", str(claims))
+    old = Agent(root, *common, pod_uid="11111111-aaaa-4aaa-8aaa-000000000001")
+    old.wait_started()
+    new = Agent(root, *common, pod_uid="22222222-bbbb-4bbb-8bbb-000000000002")
+    new.wait_started()
+    assert old.registration_socket != new.registration_socket
+    assert old.dra_socket != new.dra_socket
+    code, _ = old.stop()
+    assert code == 0
+    assert not os.path.lexists(old.registration_socket) and not os.path.lexists(old.dra_socket)
+    watcher = FakeWatcher(new.registration_socket)
+    try:
+        info = watcher.get_info()
+        assert info.endpoint == new.dra_socket
+        response = watcher.register("v1").prepare([("default", UID, "one")])
+        assert response.claims[UID].error == ""
+    finally:
+        watcher.close()
+    code, _ = new.stop()
+    assert code == 0

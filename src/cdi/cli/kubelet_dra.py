@@ -112,6 +112,13 @@ def slice_sync(
     help=f"The directory of the DRA socket dra.sock. Default: {DEFAULT_PLUGINS_DIR}/<driver>.",
 )
 @click.option(
+    "--pod-uid",
+    envvar="POD_UID",
+    default=None,
+    help="This agent's pod UID (default: $POD_UID): its sockets are named after it, so that "
+    "two agents on one node (a rolling update) each have their own.",
+)
+@click.option(
     "--node-name",
     envvar="NODE_NAME",
     default=None,
@@ -149,6 +156,7 @@ def dra(  # noqa: PLR0917 -- click passes each option as an argument
     cdi_root: str,
     plugins_registry: str,
     plugin_dir: str | None,
+    pod_uid: str | None,
     node_name: str | None,
     claims_file: str | None,
     publish_slices: bool,
@@ -158,8 +166,9 @@ def dra(  # noqa: PLR0917 -- click passes each option as an argument
     """Serve the devices of KIND to the kubelet as the DRA driver DRIVER-NAME.
 
     Registers through the kubelet's plugins_registry and serves the DRA API (v1 and
-    v1beta1) on <plugin-dir>/dra.sock. Preparing a claim writes the transient CDI spec
-    <cdi-root>/k8s.<driver>-claim_<claimUID>.yaml and answers with its device ids
+    v1beta1) on <plugin-dir>/dra.sock (dra-<pod-uid>.sock with --pod-uid). Preparing a
+    claim writes the transient CDI spec <cdi-root>/k8s.<driver>-claim_<claimUID>.yaml and
+    answers with its device ids
     (k8s.<driver>/claim=<claimUID>-<device>); unpreparing removes it. Claims are read from
     the API server (in-cluster, else $KUBECONFIG or ~/.kube/config). Runs until SIGTERM or
     SIGINT; the ResourceSlices stay published for the next start.
@@ -181,6 +190,7 @@ def dra(  # noqa: PLR0917 -- click passes each option as an argument
             plugins_registry=plugins_registry,
             plugin_dir=plugin_dir or os.path.join(DEFAULT_PLUGINS_DIR, driver_name),
             node_name=node_name if publish_slices else None,
+            instance=pod_uid or None,
             claims_file=claims_file,
             log=log,
         )
@@ -216,6 +226,7 @@ def _agent(
     node_name: str | None,
     claims_file: str | None,
     log: AgentLog,
+    instance: str | None = None,
 ) -> DRAAgent:
     """The agent the options describe (not started); raises CDIError."""
     from cdi.kubelet.claims import KubernetesClaimSource, StaticClaimSource
@@ -259,6 +270,7 @@ def _agent(
             plugin_dir=plugin_dir,
             log=log,
             slices=sync[0] if sync else None,
+            instance=instance,
         )
     except BaseException:
         registry.close()

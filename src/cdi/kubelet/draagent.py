@@ -22,13 +22,15 @@ from cdi.kubelet.unixserver import UnixServer
 DRA_SOCKET = "dra.sock"
 
 
-def dra_socket(plugin_dir: str) -> str:
-    return os.path.join(plugin_dir, DRA_SOCKET)
+def dra_socket(plugin_dir: str, instance: str | None = None) -> str:
+    """``<plugin_dir>/dra.sock``; with an *instance* (the pod UID), ``dra-<instance>.sock``."""
+    return os.path.join(plugin_dir, DRA_SOCKET if instance is None else f"dra-{instance}.sock")
 
 
 class DRAAgent:
     """Serves *plugin* to the kubelet through *registry_dir* (its ``plugins_registry``) and
-    *plugin_dir*; *slices*, if given, publishes the node's devices while it runs."""
+    *plugin_dir*; *slices*, if given, publishes the node's devices while it runs. *instance*
+    (the pod UID) names the sockets of this agent apart from another's on the same node."""
 
     def __init__(
         self,
@@ -38,12 +40,17 @@ class DRAAgent:
         plugin_dir: str,
         log: AgentLog,
         slices: SliceSync | None = None,
+        instance: str | None = None,
     ) -> None:
         self.plugin = plugin
         self.log = log
         self.slices = slices
-        self.dra_socket = os.path.abspath(dra_socket(plugin_dir))
-        self.registration_socket = os.path.abspath(registration_socket(registry_dir, plugin.driver))
+        # Sockets of their own per instance: in a rolling update the old agent's stop must
+        # not remove the new one's (gRPC unlinks its socket path when it stops).
+        self.dra_socket = os.path.abspath(dra_socket(plugin_dir, instance))
+        self.registration_socket = os.path.abspath(
+            registration_socket(registry_dir, plugin.driver, instance)
+        )
         self._registration = RegistrationServicer(
             name=plugin.driver, endpoint=self.dra_socket, log=log
         )

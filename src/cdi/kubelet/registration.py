@@ -13,11 +13,13 @@ an error from the call instead, which the kubelet only logs.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from typing import Any
 
 from cdi.kubelet.log import AgentLog
+from cdi.kubelet.sockets import MAX_SOCKET_PATH
 from cdi.kubelet.wire import pluginregistration_v1_pb2 as wire
 from cdi.kubelet.wire import pluginregistration_v1_pb2_grpc as wire_grpc
 
@@ -26,9 +28,17 @@ DRA_PLUGIN_TYPE = "DRAPlugin"
 DRA_SUPPORTED_VERSIONS = ("v1.DRAPlugin", "v1beta1.DRAPlugin")
 
 
-def registration_socket(registry_dir: str, driver: str) -> str:
-    """``<registry_dir>/<driver>-reg.sock``."""
-    return os.path.join(registry_dir, f"{driver}-reg.sock")
+def registration_socket(registry_dir: str, driver: str, instance: str | None = None) -> str:
+    """``<registry_dir>/<driver>-reg.sock``; with an *instance* (the pod UID: two agents
+    on one node during a rolling update), ``<driver>-<instance>-reg.sock``, or -- when that
+    path would not fit a unix socket address -- ``<32 hex digits of its SHA-256>-reg.sock``."""
+    if instance is None:
+        return os.path.join(registry_dir, f"{driver}-reg.sock")
+    path = os.path.join(registry_dir, f"{driver}-{instance}-reg.sock")
+    if len(os.fsencode(os.path.abspath(path))) <= MAX_SOCKET_PATH:
+        return path
+    digest = hashlib.sha256(f"{driver}-{instance}".encode()).hexdigest()[:32]
+    return os.path.join(registry_dir, f"{digest}-reg.sock")
 
 
 class RegistrationStatus:
