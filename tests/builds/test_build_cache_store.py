@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -233,14 +236,37 @@ def test_staging_gives_a_new_empty_directory_each_time(cache: BuildCache) -> Non
     assert os.listdir(first) == os.listdir(second) == []
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root deletes below any mode: nothing to show")
+# Root deletes below any mode: the removal runs as an ordinary user (nobody), on a tree of
+# that user's, as a non-root build's copy backend leaves one.
+_REMOVE_AS_NOBODY = """
+import os, sys
+from pathlib import Path
+from cdi.build.cache.store import remove_tree  # before: the interpreter is root's to read
+os.setgid(65534)
+os.setuid(65534)
+remove_tree(Path(sys.argv[1]))
+"""
+
+
 def test_remove_tree_removes_what_a_build_made_unwritable(tmp_path: Path) -> None:
-    locked = tmp_path / "tree" / "locked"
+    # Under /tmp itself: pytest's own directories are root's alone, closed to nobody.
+    base = Path(tempfile.mkdtemp(prefix="cdi-remove-", dir="/tmp"))
+    tree = base / "tree"
+    locked = tree / "locked"
     locked.mkdir(parents=True)
     (locked / "file").write_text("x")
-    os.chmod(locked, 0)
-    store.remove_tree(tmp_path / "tree")
-    assert not (tmp_path / "tree").exists()
+    if os.geteuid() == 0:
+        for path in (base, tree, locked, locked / "file"):
+            os.chown(path, 65534, 65534)
+        os.chmod(locked, 0)
+        command = [sys.executable, "-c", _REMOVE_AS_NOBODY, str(tree)]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        assert result.returncode == 0, result.stderr
+    else:
+        os.chmod(locked, 0)
+        store.remove_tree(tree)
+    assert not tree.exists()
+    os.rmdir(base)
 
 
 def test_disk_usage_counts_allocated_blocks(tmp_path: Path) -> None:

@@ -112,17 +112,26 @@ def disk_usage(path: Path) -> int:
 
 
 def remove_tree(path: Path) -> None:
-    """Delete *path*, a tree of ours, even where its modes forbid writing (a build may leave
-    a ``chmod 0`` directory behind)."""
-
-    def writable_and_retry(function: Any, failed: str, _exc: Any) -> None:
+    """Delete *path*, a tree of ours, also where its modes forbid it: a build may leave a
+    ``chmod 0`` directory behind, which its owner can neither list nor empty until it is
+    opened up again. (Only trees nobody else changes meanwhile: entries renamed into
+    ``tmp/``, staging directories. Links are never followed.)"""
+    pending = [str(path)]
+    while pending:
+        current = pending.pop()
+        try:
+            info = os.lstat(current)
+        except OSError:
+            continue
+        if not stat.S_ISDIR(info.st_mode):
+            continue
+        if info.st_mode & 0o700 != 0o700:
+            with contextlib.suppress(OSError):
+                os.chmod(current, stat.S_IMODE(info.st_mode) | 0o700)
         with contextlib.suppress(OSError):
-            os.chmod(os.path.dirname(failed), 0o700)
-            os.chmod(failed, 0o700)
-        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
-            function(failed)
-
-    shutil.rmtree(path, onerror=writable_and_retry)
+            pending.extend(os.path.join(current, name) for name in os.listdir(current))
+    with contextlib.suppress(FileNotFoundError):
+        shutil.rmtree(path)
 
 
 class BuildCache:
