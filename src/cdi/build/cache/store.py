@@ -33,6 +33,7 @@ from cdi.spec.record import record
 
 TYPE_CHECKING = False  # typing is not imported at run time (start path)
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Any
 
 #: Overrides the default cache directory (tests give each its own).
@@ -94,9 +95,9 @@ class EntryInfo:
         }
 
 
-def disk_usage(path: Path) -> int:
-    """Bytes allocated to the tree at *path* (links not followed)."""
-    total = 0
+def _entries(path: Path) -> Iterator[tuple[str, os.stat_result]]:
+    """Every entry of the tree at *path* with its ``lstat`` (links not followed). A
+    directory is listed only after the caller has had it, so it may open it up first."""
     pending = [str(path)]
     while pending:
         current = pending.pop()
@@ -104,11 +105,15 @@ def disk_usage(path: Path) -> int:
             info = os.lstat(current)
         except OSError:
             continue
-        total += info.st_blocks * 512
+        yield current, info
         if stat.S_ISDIR(info.st_mode):
             with contextlib.suppress(OSError):
                 pending.extend(os.path.join(current, name) for name in os.listdir(current))
-    return total
+
+
+def disk_usage(path: Path) -> int:
+    """Bytes allocated to the tree at *path* (links not followed)."""
+    return sum(info.st_blocks * 512 for _, info in _entries(path))
 
 
 def remove_tree(path: Path) -> None:
@@ -116,20 +121,10 @@ def remove_tree(path: Path) -> None:
     ``chmod 0`` directory behind, which its owner can neither list nor empty until it is
     opened up again. (Only trees nobody else changes meanwhile: entries renamed into
     ``tmp/``, staging directories. Links are never followed.)"""
-    pending = [str(path)]
-    while pending:
-        current = pending.pop()
-        try:
-            info = os.lstat(current)
-        except OSError:
-            continue
-        if not stat.S_ISDIR(info.st_mode):
-            continue
-        if info.st_mode & 0o700 != 0o700:
+    for current, info in _entries(path):
+        if stat.S_ISDIR(info.st_mode) and info.st_mode & 0o700 != 0o700:
             with contextlib.suppress(OSError):
                 os.chmod(current, stat.S_IMODE(info.st_mode) | 0o700)
-        with contextlib.suppress(OSError):
-            pending.extend(os.path.join(current, name) for name in os.listdir(current))
     with contextlib.suppress(FileNotFoundError):
         shutil.rmtree(path)
 
